@@ -1,0 +1,9 @@
+//! vigil: a supervision console for machine-learning execution algorithms,
+//! and the execution engine it supervises.
+//!
+//! The engine (`engine`) and the console (`console`) never import each other:
+//! both speak `protocol`. `model` holds the feature/action contract they share
+//! with the training code.
+
+pub mod model;
+pub mod protocol;

@@ -1,0 +1,553 @@
+//! Message shapes, exactly as they appear on the wire (one JSON object per
+//! WebSocket text frame). See `docs/protocol.md` for examples of each.
+
+use serde::{Deserialize, Serialize};
+
+/// Simulated time: nanoseconds since midnight of the session's trading day.
+pub type Ts = u64;
+
+/// Messages a client sends to the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Hello {
+        protocol: u32,
+        token: String,
+        #[serde(default)]
+        resume_from: Option<u64>,
+    },
+    Command {
+        id: String,
+        command: Command,
+    },
+    /// `t` is an opaque client value echoed in the `pong` (used to measure round trips).
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t: Option<u64>,
+    },
+}
+
+/// Messages the engine sends to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome(Welcome),
+    Snapshot(Box<Snapshot>),
+    Event(EventEnvelope),
+    Ack(Ack),
+    Heartbeat {
+        seq: u64,
+        ts: Ts,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub engine_id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub user: String,
+    /// Sequence number of the last event the engine has emitted so far.
+    pub last_seq: u64,
+    /// How this connection will be brought up to date: `events` (missed events follow)
+    /// or `snapshot` (a fresh snapshot follows).
+    pub resume: ResumeMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResumeMode {
+    Events,
+    Snapshot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    pub id: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Sequence number of the `command_applied` event, when the command reached the engine core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON or not a known message shape.
+    Malformed,
+    /// The frame exceeds `MAX_FRAME_BYTES`.
+    TooLarge,
+    /// The first message was not `hello`, or the token is unknown.
+    Unauthenticated,
+    /// The client speaks another protocol version.
+    UnsupportedProtocol,
+    /// `hello` sent twice, binary frame, or similar misuse.
+    BadRequest,
+    /// The client fell too far behind; a snapshot follows.
+    Resync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Trader,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    /// +1 for a buy, -1 for a sell.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Pending,
+    Working,
+    Paused,
+    Done,
+    Cancelled,
+    Rejected,
+}
+
+impl OrderState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderState::Done | OrderState::Cancelled | OrderState::Rejected
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineState {
+    Running,
+    /// Kill switch engaged: no child orders until `resume_all`.
+    Halted,
+    /// The simulated session is over.
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liquidity {
+    Maker,
+    Taker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VenueKind {
+    Lit,
+    Dark,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildType {
+    /// Limit order resting (or crossing) at `price`.
+    Limit,
+    /// Dark pool order pegged to the midpoint, with a minimum execution size.
+    MidPeg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// Static description of a tradable instrument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstrumentInfo {
+    pub symbol: String,
+    pub tick_size: f64,
+    pub lot_size: f64,
+    /// Decimal places to show prices with.
+    pub price_decimals: u32,
+    /// Decimal places to show quantities with.
+    pub qty_decimals: u32,
+    pub venues: Vec<VenueInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VenueInfo {
+    pub name: String,
+    pub kind: VenueKind,
+}
+
+/// The feature and action names that give meaning to `features` and `probs` vectors.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContractInfo {
+    pub version: u32,
+    pub features: Vec<String>,
+    pub actions: Vec<String>,
+}
+
+/// Tunable execution parameters of a parent order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderParams {
+    /// 0 (patient) .. 1 (urgent). Drives the Almgren–Chriss risk aversion and catch-up eagerness.
+    pub urgency: f64,
+    /// Maximum fraction of market volume our fills may represent (0 < x ≤ 1).
+    pub max_participation: f64,
+    /// Target participation for POV.
+    pub target_participation: f64,
+    /// Worst acceptable price (buy: highest, sell: lowest); none = market.
+    pub limit_price: Option<f64>,
+    pub min_child_qty: f64,
+    pub max_child_qty: f64,
+    /// Venues child orders may go to (empty = all of the instrument's venues).
+    pub venues: Vec<String>,
+}
+
+/// Partial update of `OrderParams` sent with `retune`. Absent fields are left alone.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetuneParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_participation: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_participation: Option<f64>,
+    /// A price, or `null` in `clear_limit` to remove the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub clear_limit: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_child_qty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_child_qty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venues: Option<Vec<String>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An active override of the order's strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverrideInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Decisions left before the override lapses; none = until released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
+    pub user: String,
+}
+
+/// A request for a new parent order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// Optional client-chosen id; the engine assigns `P-n` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: f64,
+    pub strategy: String,
+    /// Start delay in simulated seconds from now (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_in_s: Option<f64>,
+    /// Duration of the execution horizon in simulated seconds.
+    pub duration_s: f64,
+    #[serde(default)]
+    pub params: RetuneParams,
+}
+
+/// Commands a trader may send. Every command is checked centrally for permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    Pause {
+        order_id: String,
+    },
+    Resume {
+        order_id: String,
+    },
+    Cancel {
+        order_id: String,
+    },
+    Retune {
+        order_id: String,
+        params: RetuneParams,
+    },
+    Override {
+        order_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strategy: Option<String>,
+        /// Number of decisions the override lasts; absent = until released.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decisions: Option<u32>,
+    },
+    ReleaseOverride {
+        order_id: String,
+    },
+    KillSwitch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    ResumeAll,
+    NewOrder {
+        order: NewOrder,
+    },
+}
+
+impl Command {
+    /// The wire name of the command (its `kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Pause { .. } => "pause",
+            Command::Resume { .. } => "resume",
+            Command::Cancel { .. } => "cancel",
+            Command::Retune { .. } => "retune",
+            Command::Override { .. } => "override",
+            Command::ReleaseOverride { .. } => "release_override",
+            Command::KillSwitch { .. } => "kill_switch",
+            Command::ResumeAll => "resume_all",
+            Command::NewOrder { .. } => "new_order",
+        }
+    }
+
+    /// The parent order the command concerns, if any.
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Command::Pause { order_id }
+            | Command::Resume { order_id }
+            | Command::Cancel { order_id }
+            | Command::Retune { order_id, .. }
+            | Command::Override { order_id, .. }
+            | Command::ReleaseOverride { order_id } => Some(order_id),
+            Command::NewOrder { order } => order.id.as_deref(),
+            Command::KillSwitch { .. } | Command::ResumeAll => None,
+        }
+    }
+
+    /// Does the command change the state of the engine (as opposed to reading it)?
+    /// Every command in protocol v1 does; the role check relies on this single place.
+    pub fn is_mutating(&self) -> bool {
+        true
+    }
+}
+
+/// Event with its gap-free sequence number and simulated timestamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    pub seq: u64,
+    pub ts: Ts,
+    pub event: Event,
+}
+
+/// Static and slow-changing facts about a parent order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderInfo {
+    pub order_id: String,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: f64,
+    pub strategy: String,
+    pub start_ts: Ts,
+    pub end_ts: Ts,
+    pub params: OrderParams,
+}
+
+/// Progress of a parent order, emitted after fills and at each decision.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    pub filled: f64,
+    /// Quantity the baseline schedule expects done by now.
+    pub scheduled: f64,
+    /// Quantity resting in working child orders.
+    pub working: f64,
+    pub avg_price: Option<f64>,
+    pub arrival_price: Option<f64>,
+    /// Slippage of the average fill price against arrival, in bps, positive = cost.
+    pub slippage_bps: Option<f64>,
+}
+
+/// A child order as described in a decision or `child_sent`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub child_id: String,
+    pub venue: String,
+    pub child_type: ChildType,
+    pub side: Side,
+    pub qty: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+}
+
+/// Best quotes and recent activity of one instrument, across its lit venues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketSummary {
+    pub symbol: String,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    pub bid_size: f64,
+    pub ask_size: f64,
+    pub last: Option<f64>,
+    /// Cumulative market volume today (all venues).
+    pub volume: f64,
+    pub regime: String,
+    /// Venues currently unavailable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub venues_down: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertInfo {
+    pub alert_id: u64,
+    pub severity: Severity,
+    /// Machine-readable reason: `control_breach`, `reject`, `venue_outage`, `low_confidence`, ...
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+}
+
+/// The decision a strategy made at one decision interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionInfo {
+    pub order_id: String,
+    pub strategy: String,
+    pub action: String,
+    pub confidence: f64,
+    /// Per-action probabilities, in the order of the contract's `actions`.
+    pub probs: Vec<f64>,
+    /// The feature vector, in the order of the contract's `features`.
+    pub features: Vec<f64>,
+    /// Model id (`name@hash`) or `rule` for a classic strategy.
+    pub model: String,
+    pub overridden: bool,
+    /// Quantity this decision aimed to execute in the interval.
+    pub target_qty: f64,
+    pub children: Vec<ChildSpec>,
+}
+
+/// Everything that happens in a session. Serialized with a `kind` tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// First event of a session: what is being run.
+    Session {
+        engine_id: String,
+        session_id: String,
+        scenario: String,
+        seed: u64,
+        instruments: Vec<InstrumentInfo>,
+        contract: ContractInfo,
+    },
+    EngineState {
+        state: EngineState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    OrderNew {
+        order: OrderInfo,
+    },
+    OrderState {
+        order_id: String,
+        state: OrderState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    OrderProgress {
+        order_id: String,
+        progress: Progress,
+    },
+    OrderParams {
+        order_id: String,
+        params: OrderParams,
+        #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
+        override_: Option<OverrideInfo>,
+        strategy: String,
+    },
+    Decision(Box<DecisionInfo>),
+    ChildSent {
+        order_id: String,
+        child: ChildSpec,
+    },
+    ChildCancelled {
+        order_id: String,
+        child_id: String,
+        /// Quantity that was still open when cancelled.
+        qty: f64,
+        reason: String,
+    },
+    Fill {
+        order_id: String,
+        child_id: String,
+        venue: String,
+        venue_kind: VenueKind,
+        price: f64,
+        qty: f64,
+        liquidity: Liquidity,
+    },
+    Market(MarketSummary),
+    Alert(AlertInfo),
+    CommandApplied {
+        command_id: String,
+        user: String,
+        command: Command,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Session { .. } => "session",
+            Event::EngineState { .. } => "engine_state",
+            Event::OrderNew { .. } => "order_new",
+            Event::OrderState { .. } => "order_state",
+            Event::OrderProgress { .. } => "order_progress",
+            Event::OrderParams { .. } => "order_params",
+            Event::Decision(_) => "decision",
+            Event::ChildSent { .. } => "child_sent",
+            Event::ChildCancelled { .. } => "child_cancelled",
+            Event::Fill { .. } => "fill",
+            Event::Market(_) => "market",
+            Event::Alert(_) => "alert",
+            Event::CommandApplied { .. } => "command_applied",
+        }
+    }
+}
+
+/// The whole picture of a session at `seq`: what a client needs to start from.
+pub use super::view::SessionView as Snapshot;
