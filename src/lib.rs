@@ -5,5 +5,6 @@
 //! both speak `protocol`. `model` holds the feature/action contract they share
 //! with the training code.
 
+pub mod engine;
 pub mod model;
 pub mod protocol;

@@ -1,0 +1,384 @@
+//! A price-time-priority limit order book for one lit venue. Prices are in
+//! integer ticks and quantities in integer lots, so matching never drifts.
+//! Our child orders sit in the same queues as background orders and earn
+//! their place in line like anyone else.
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// Price in ticks.
+pub type Px = i64;
+/// Quantity in lots.
+pub type Qty = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookSide {
+    Bid,
+    Ask,
+}
+
+impl BookSide {
+    pub fn opposite(self) -> BookSide {
+        match self {
+            BookSide::Bid => BookSide::Ask,
+            BookSide::Ask => BookSide::Bid,
+        }
+    }
+}
+
+/// Who owns a resting order: the anonymous background flow, or one of our child orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Background,
+    Ours(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resting {
+    pub qty: Qty,
+    pub owner: Owner,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Level {
+    pub orders: VecDeque<Resting>,
+    pub total: Qty,
+}
+
+/// One execution against a resting order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    pub price: Px,
+    pub qty: Qty,
+    /// Owner of the resting (passive) side.
+    pub resting: Owner,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderBook {
+    bids: BTreeMap<Px, Level>,
+    asks: BTreeMap<Px, Level>,
+    /// Number of resting background orders (drives the cancel rate).
+    background_orders: usize,
+}
+
+impl OrderBook {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn side(&self, side: BookSide) -> &BTreeMap<Px, Level> {
+        match side {
+            BookSide::Bid => &self.bids,
+            BookSide::Ask => &self.asks,
+        }
+    }
+
+    fn side_mut(&mut self, side: BookSide) -> &mut BTreeMap<Px, Level> {
+        match side {
+            BookSide::Bid => &mut self.bids,
+            BookSide::Ask => &mut self.asks,
+        }
+    }
+
+    pub fn best_bid(&self) -> Option<(Px, Qty)> {
+        self.bids.last_key_value().map(|(p, l)| (*p, l.total))
+    }
+
+    pub fn best_ask(&self) -> Option<(Px, Qty)> {
+        self.asks.first_key_value().map(|(p, l)| (*p, l.total))
+    }
+
+    pub fn best(&self, side: BookSide) -> Option<(Px, Qty)> {
+        match side {
+            BookSide::Bid => self.best_bid(),
+            BookSide::Ask => self.best_ask(),
+        }
+    }
+
+    pub fn background_orders(&self) -> usize {
+        self.background_orders
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bids.is_empty() && self.asks.is_empty()
+    }
+
+    /// Total quantity over the first `levels` price levels of a side.
+    pub fn depth(&self, side: BookSide, levels: usize) -> Qty {
+        match side {
+            BookSide::Bid => self.bids.values().rev().take(levels).map(|l| l.total).sum(),
+            BookSide::Ask => self.asks.values().take(levels).map(|l| l.total).sum(),
+        }
+    }
+
+    /// Price levels of a side, best first, as (price, total quantity).
+    pub fn levels(&self, side: BookSide) -> Box<dyn Iterator<Item = (Px, Qty)> + '_> {
+        match side {
+            BookSide::Bid => Box::new(self.bids.iter().rev().map(|(p, l)| (*p, l.total))),
+            BookSide::Ask => Box::new(self.asks.iter().map(|(p, l)| (*p, l.total))),
+        }
+    }
+
+    /// Queue a resting order at the back of its price level.
+    pub fn add(&mut self, side: BookSide, price: Px, qty: Qty, owner: Owner) {
+        debug_assert!(qty > 0);
+        if owner == Owner::Background {
+            self.background_orders += 1;
+        }
+        let level = self.side_mut(side).entry(price).or_default();
+        level.orders.push_back(Resting { qty, owner });
+        level.total += qty;
+    }
+
+    /// Execute an incoming order of `qty` on `aggressor` side against the
+    /// opposite side, best price first then time priority, never past `limit`.
+    /// Each execution is passed to `on_match`. Returns the quantity executed.
+    pub fn take(
+        &mut self,
+        aggressor: BookSide,
+        qty: Qty,
+        limit: Option<Px>,
+        mut on_match: impl FnMut(Match),
+    ) -> Qty {
+        let mut left = qty;
+        let mut removed_background = 0usize;
+        let book = self.side_mut(aggressor.opposite());
+        while left > 0 {
+            let entry = match aggressor {
+                BookSide::Bid => book.first_entry(),
+                BookSide::Ask => book.last_entry(),
+            };
+            let Some(mut entry) = entry else { break };
+            let price = *entry.key();
+            let crosses = match (aggressor, limit) {
+                (_, None) => true,
+                (BookSide::Bid, Some(l)) => price <= l,
+                (BookSide::Ask, Some(l)) => price >= l,
+            };
+            if !crosses {
+                break;
+            }
+            let level = entry.get_mut();
+            while left > 0 {
+                let Some(front) = level.orders.front_mut() else { break };
+                let q = front.qty.min(left);
+                front.qty -= q;
+                level.total -= q;
+                left -= q;
+                on_match(Match {
+                    price,
+                    qty: q,
+                    resting: front.owner,
+                });
+                if front.qty == 0 {
+                    if front.owner == Owner::Background {
+                        removed_background += 1;
+                    }
+                    level.orders.pop_front();
+                }
+            }
+            if level.orders.is_empty() {
+                entry.remove();
+            }
+        }
+        self.background_orders -= removed_background;
+        qty - left
+    }
+
+    /// Remove one of our orders. Returns the quantity that was still resting.
+    pub fn cancel_ours(&mut self, side: BookSide, price: Px, child: u64) -> Option<Qty> {
+        let book = self.side_mut(side);
+        let level = book.get_mut(&price)?;
+        let pos = level
+            .orders
+            .iter()
+            .position(|r| r.owner == Owner::Ours(child))?;
+        let r = level.orders.remove(pos)?;
+        level.total -= r.qty;
+        if level.orders.is_empty() {
+            book.remove(&price);
+        }
+        Some(r.qty)
+    }
+
+    /// Quantity queued ahead of our child order at its level (its queue position).
+    pub fn queue_ahead(&self, side: BookSide, price: Px, child: u64) -> Option<Qty> {
+        let level = self.side(side).get(&price)?;
+        let mut ahead = 0;
+        for r in &level.orders {
+            if r.owner == Owner::Ours(child) {
+                return Some(ahead);
+            }
+            ahead += r.qty;
+        }
+        None
+    }
+
+    /// Cancel (part of) a background order chosen by the caller's random
+    /// draws: `level_pick` selects a level among the first `max_levels`
+    /// (uniform on [0,1)), `order_pick` an order in it. Returns the quantity
+    /// removed, 0 when the side holds no background order there.
+    pub fn cancel_background(
+        &mut self,
+        side: BookSide,
+        max_levels: usize,
+        level_pick: f64,
+        order_pick: f64,
+    ) -> Qty {
+        let book = self.side_mut(side);
+        let n = book.len().min(max_levels);
+        if n == 0 {
+            return 0;
+        }
+        let k = ((level_pick * n as f64) as usize).min(n - 1);
+        let price = match side {
+            BookSide::Bid => book.keys().rev().nth(k).copied(),
+            BookSide::Ask => book.keys().nth(k).copied(),
+        };
+        let Some(price) = price else { return 0 };
+        let Some(level) = book.get_mut(&price) else { return 0 };
+        let len = level.orders.len();
+        let start = ((order_pick * len as f64) as usize).min(len - 1);
+        // Walk from the drawn position to the first background order, so our
+        // own orders are never cancelled by the crowd.
+        let found = (0..len)
+            .map(|i| (start + i) % len)
+            .find(|&i| level.orders[i].owner == Owner::Background);
+        let Some(i) = found else { return 0 };
+        let removed = level.orders.remove(i).map(|r| r.qty).unwrap_or(0);
+        level.total -= removed;
+        if level.orders.is_empty() {
+            book.remove(&price);
+        }
+        self.background_orders -= 1;
+        removed
+    }
+
+    /// Drop background liquidity that has wandered more than `max_ticks` away
+    /// from the touch: real participants cancel stale far-away quotes, and a
+    /// bounded book keeps matching fast. Our orders are kept.
+    pub fn prune_far(&mut self, max_ticks: Px) {
+        let best_bid = self.best_bid().map(|b| b.0);
+        let best_ask = self.best_ask().map(|a| a.0);
+        let mut removed = 0usize;
+        if let Some(bb) = best_bid {
+            removed += prune_side(&mut self.bids, |p| p < bb - max_ticks);
+        }
+        if let Some(ba) = best_ask {
+            removed += prune_side(&mut self.asks, |p| p > ba + max_ticks);
+        }
+        self.background_orders -= removed;
+    }
+
+    /// Remove everything (a venue outage wipes its book). Returns our orders
+    /// that were resting, so the caller can report them cancelled.
+    pub fn clear(&mut self) -> Vec<(u64, Qty)> {
+        let mut ours = Vec::new();
+        for level in self.bids.values().chain(self.asks.values()) {
+            for r in &level.orders {
+                if let Owner::Ours(id) = r.owner {
+                    ours.push((id, r.qty));
+                }
+            }
+        }
+        self.bids.clear();
+        self.asks.clear();
+        self.background_orders = 0;
+        ours
+    }
+}
+
+fn prune_side(book: &mut BTreeMap<Px, Level>, far: impl Fn(Px) -> bool) -> usize {
+    let far_prices: Vec<Px> = book.keys().copied().filter(|p| far(*p)).collect();
+    let mut removed = 0;
+    for p in far_prices {
+        if let Some(level) = book.get_mut(&p) {
+            let before = level.orders.len();
+            level.orders.retain(|r| r.owner != Owner::Background);
+            removed += before - level.orders.len();
+            level.total = level.orders.iter().map(|r| r.qty).sum();
+            if level.orders.is_empty() {
+                book.remove(&p);
+            }
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(book: &mut OrderBook, side: BookSide, qty: Qty, limit: Option<Px>) -> Vec<Match> {
+        let mut v = Vec::new();
+        book.take(side, qty, limit, |m| v.push(m));
+        v
+    }
+
+    #[test]
+    fn price_priority_then_time_priority() {
+        let mut b = OrderBook::new();
+        b.add(BookSide::Ask, 101, 10, Owner::Background);
+        b.add(BookSide::Ask, 100, 5, Owner::Ours(1));
+        b.add(BookSide::Ask, 100, 7, Owner::Background);
+        let m = collect(&mut b, BookSide::Bid, 15, None);
+        assert_eq!(
+            m,
+            vec![
+                Match { price: 100, qty: 5, resting: Owner::Ours(1) },
+                Match { price: 100, qty: 7, resting: Owner::Background },
+                Match { price: 101, qty: 3, resting: Owner::Background },
+            ]
+        );
+        assert_eq!(b.best_ask(), Some((101, 7)));
+    }
+
+    #[test]
+    fn limit_stops_the_sweep_and_partial_fills_keep_queue_place() {
+        let mut b = OrderBook::new();
+        b.add(BookSide::Bid, 99, 10, Owner::Background);
+        b.add(BookSide::Bid, 99, 10, Owner::Ours(7));
+        b.add(BookSide::Bid, 98, 50, Owner::Background);
+        assert_eq!(b.queue_ahead(BookSide::Bid, 99, 7), Some(10));
+        let m = collect(&mut b, BookSide::Ask, 14, Some(99));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1], Match { price: 99, qty: 4, resting: Owner::Ours(7) });
+        assert_eq!(b.queue_ahead(BookSide::Bid, 99, 7), Some(0));
+        // Limit 99 never reaches the 98 level.
+        let m = collect(&mut b, BookSide::Ask, 100, Some(99));
+        assert_eq!(m, vec![Match { price: 99, qty: 6, resting: Owner::Ours(7) }]);
+        assert_eq!(b.best_bid(), Some((98, 50)));
+    }
+
+    #[test]
+    fn cancel_ours_returns_remaining_and_cleans_level() {
+        let mut b = OrderBook::new();
+        b.add(BookSide::Bid, 50, 3, Owner::Ours(2));
+        assert_eq!(b.cancel_ours(BookSide::Bid, 50, 2), Some(3));
+        assert_eq!(b.cancel_ours(BookSide::Bid, 50, 2), None);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn background_cancel_never_touches_our_orders() {
+        let mut b = OrderBook::new();
+        b.add(BookSide::Ask, 10, 4, Owner::Ours(1));
+        assert_eq!(b.cancel_background(BookSide::Ask, 5, 0.0, 0.0), 0);
+        b.add(BookSide::Ask, 10, 6, Owner::Background);
+        assert_eq!(b.cancel_background(BookSide::Ask, 5, 0.0, 0.0), 6);
+        assert_eq!(b.best_ask(), Some((10, 4)));
+        assert_eq!(b.background_orders(), 0);
+    }
+
+    #[test]
+    fn prune_keeps_ours_and_counts_background() {
+        let mut b = OrderBook::new();
+        b.add(BookSide::Bid, 100, 1, Owner::Background);
+        b.add(BookSide::Bid, 10, 1, Owner::Background);
+        b.add(BookSide::Bid, 10, 1, Owner::Ours(3));
+        b.prune_far(20);
+        assert_eq!(b.background_orders(), 1);
+        assert_eq!(b.depth(BookSide::Bid, 10), 2);
+        assert_eq!(b.clear(), vec![(3, 1)]);
+    }
+}

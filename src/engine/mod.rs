@@ -1,0 +1,15 @@
+//! The execution engine: market simulator, parent/child orders, strategies,
+//! risk controls, the hub that serves clients and the journal.
+
+pub mod auth;
+pub mod core;
+pub mod features;
+pub mod market;
+pub mod orders;
+pub mod risk;
+pub mod scenario;
+pub mod strategy;
+pub mod tactics;
+
+pub use self::core::{CommandOutcome, Engine, EngineOptions};
+pub use scenario::Scenario;
