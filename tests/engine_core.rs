@@ -6,7 +6,14 @@ use vigil::protocol::*;
 
 fn engine(name: &str, seed: u64) -> Engine {
     let s = Scenario::load(name).unwrap();
-    Engine::new(&s, &EngineOptions { seed: Some(seed), ..Default::default() }).unwrap()
+    Engine::new(
+        &s,
+        &EngineOptions {
+            seed: Some(seed),
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 fn run_all(e: &mut Engine) -> Vec<EventEnvelope> {
@@ -31,8 +38,17 @@ fn default_session_runs_to_the_end_with_gap_free_events() {
     for o in &view.orders {
         eprintln!(
             "{} {} {:?} {} filled {} sched {} avg {:?} slip {:?} state {:?} {:?} decisions {}",
-            o.info.order_id, o.info.symbol, o.info.side, o.info.qty, o.progress.filled, o.progress.scheduled,
-            o.progress.avg_price, o.progress.slippage_bps, o.state, o.state_reason, o.decisions
+            o.info.order_id,
+            o.info.symbol,
+            o.info.side,
+            o.info.qty,
+            o.progress.filled,
+            o.progress.scheduled,
+            o.progress.avg_price,
+            o.progress.slippage_bps,
+            o.state,
+            o.state_reason,
+            o.decisions
         );
         assert!(o.state.is_terminal());
     }
@@ -49,6 +65,11 @@ fn default_session_runs_to_the_end_with_gap_free_events() {
     }
     // Every classic strategy made decisions.
     for strat in ["vwap", "twap", "pov", "almgren_chriss"] {
-        assert!(events.iter().any(|ev| matches!(&ev.event, Event::Decision(d) if d.strategy == strat)), "{strat}");
+        assert!(
+            events
+                .iter()
+                .any(|ev| matches!(&ev.event, Event::Decision(d) if d.strategy == strat)),
+            "{strat}"
+        );
     }
 }

@@ -48,7 +48,10 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { engine_id: "vigil-engine".into(), seed: None }
+        EngineOptions {
+            engine_id: "vigil-engine".into(),
+            seed: None,
+        }
     }
 }
 
@@ -127,7 +130,9 @@ impl Engine {
             scenario_events: scenario.events.clone(),
             ended: false,
         };
-        let instruments = (0..e.market.symbols.len()).map(|i| e.instrument_info(i)).collect();
+        let instruments = (0..e.market.symbols.len())
+            .map(|i| e.instrument_info(i))
+            .collect();
         e.emit(Event::Session {
             engine_id: opts.engine_id.clone(),
             session_id: format!("{}-{}", scenario.name, seed),
@@ -136,7 +141,10 @@ impl Engine {
             instruments,
             contract: contract_info(),
         });
-        e.emit(Event::EngineState { state: EngineState::Running, reason: None });
+        e.emit(Event::EngineState {
+            state: EngineState::Running,
+            reason: None,
+        });
         for (i, ev) in scenario.events.iter().enumerate() {
             let at = parse_clock(ev.at())?;
             if at >= start && at < end {
@@ -154,12 +162,25 @@ impl Engine {
                 duration_s: 0.0,
                 params: o.params.clone(),
             };
-            let s = o.start.as_deref().map(parse_clock).transpose()?.unwrap_or(start).max(start);
-            let t = o.end.as_deref().map(parse_clock).transpose()?.unwrap_or(end).min(end);
+            let s = o
+                .start
+                .as_deref()
+                .map(parse_clock)
+                .transpose()?
+                .unwrap_or(start)
+                .max(start);
+            let t = o
+                .end
+                .as_deref()
+                .map(parse_clock)
+                .transpose()?
+                .unwrap_or(end)
+                .min(end);
             if t <= s {
                 bail!("order {:?}: end is not after start", o.id);
             }
-            e.add_order(&req, s, t).map_err(|r| anyhow::anyhow!("order {:?}: {r}", o.id))?;
+            e.add_order(&req, s, t)
+                .map_err(|r| anyhow::anyhow!("order {:?}: {r}", o.id))?;
         }
         e.schedule(start, Timer::Summary);
         e.schedule(end, Timer::SessionEnd);
@@ -217,13 +238,23 @@ impl Engine {
 
     fn emit(&mut self, event: Event) -> u64 {
         self.seq += 1;
-        let env = EventEnvelope { seq: self.seq, ts: self.now, event };
+        let env = EventEnvelope {
+            seq: self.seq,
+            ts: self.now,
+            event,
+        };
         self.view.apply(&env);
         self.outbox.push(env);
         self.seq
     }
 
-    fn alert(&mut self, order: Option<usize>, severity: Severity, code: &'static str, message: String) {
+    fn alert(
+        &mut self,
+        order: Option<usize>,
+        severity: Severity,
+        code: &'static str,
+        message: String,
+    ) {
         let key = (order, code);
         if let Some(last) = self.alert_last.get(&key) {
             if self.now.saturating_sub(*last) < ALERT_REPEAT_NS && severity != Severity::Critical {
@@ -233,7 +264,13 @@ impl Engine {
         self.alert_last.insert(key, self.now);
         self.alert_seq += 1;
         let order_id = order.map(|i| self.orders[i].id.clone());
-        self.emit(Event::Alert(AlertInfo { alert_id: self.alert_seq, severity, code: code.into(), message, order_id }));
+        self.emit(Event::Alert(AlertInfo {
+            alert_id: self.alert_seq,
+            severity,
+            code: code.into(),
+            message,
+            order_id,
+        }));
     }
 
     /// Time of the next thing that will happen, or None once the session is over.
@@ -241,8 +278,17 @@ impl Engine {
         if self.ended {
             return None;
         }
-        let timer = self.timers.peek().map(|Reverse((t, _, _))| *t).unwrap_or(u64::MAX);
-        Some(timer.min(self.market.next_event_ts()).min(self.end_ts).max(self.now))
+        let timer = self
+            .timers
+            .peek()
+            .map(|Reverse((t, _, _))| *t)
+            .unwrap_or(u64::MAX);
+        Some(
+            timer
+                .min(self.market.next_event_ts())
+                .min(self.end_ts)
+                .max(self.now),
+        )
     }
 
     /// Process the next event. Returns false once the session has ended.
@@ -250,10 +296,16 @@ impl Engine {
         if self.ended {
             return false;
         }
-        let timer_ts = self.timers.peek().map(|Reverse((t, _, _))| *t).unwrap_or(u64::MAX);
+        let timer_ts = self
+            .timers
+            .peek()
+            .map(|Reverse((t, _, _))| *t)
+            .unwrap_or(u64::MAX);
         let market_ts = self.market.next_event_ts();
         if timer_ts <= market_ts {
-            let Some(Reverse((ts, _, timer))) = self.timers.pop() else { return false };
+            let Some(Reverse((ts, _, timer))) = self.timers.pop() else {
+                return false;
+            };
             self.now = self.now.max(ts);
             self.on_timer(timer);
         } else {
@@ -297,7 +349,12 @@ impl Engine {
                 self.market.set_venue_up(symbol, venue, true, &mut out);
                 let name = self.market.venues(symbol)[venue].0.clone();
                 let sym = self.market.symbols[symbol].spec.symbol.clone();
-                self.alert(None, Severity::Info, "venue_restored", format!("{name} is back up for {sym}"));
+                self.alert(
+                    None,
+                    Severity::Info,
+                    "venue_restored",
+                    format!("{name} is back up for {sym}"),
+                );
             }
             Timer::OrderStart(i) => self.start_order(i),
             Timer::OrderEnd(i) => self.finish_order(i, None),
@@ -311,14 +368,28 @@ impl Engine {
 
     fn on_scenario_event(&mut self, i: usize) {
         let ev = self.scenario_events[i].clone();
-        let Some(sym) = self.market.symbol_index(ev.symbol()) else { return };
+        let Some(sym) = self.market.symbol_index(ev.symbol()) else {
+            return;
+        };
         match ev {
             ScenarioEvent::Regime { symbol, regime, .. } => {
                 self.market.set_regime(sym, regime);
-                self.alert(None, Severity::Warning, "regime_change", format!("{symbol}: market regime is now {}", regime.name()));
+                self.alert(
+                    None,
+                    Severity::Warning,
+                    "regime_change",
+                    format!("{symbol}: market regime is now {}", regime.name()),
+                );
             }
-            ScenarioEvent::VenueOutage { symbol, venue, duration_s, .. } => {
-                let Some(v) = self.market.venue_index(sym, &venue) else { return };
+            ScenarioEvent::VenueOutage {
+                symbol,
+                venue,
+                duration_s,
+                ..
+            } => {
+                let Some(v) = self.market.venue_index(sym, &venue) else {
+                    return;
+                };
                 let mut out = Vec::new();
                 self.market.set_venue_up(sym, v, false, &mut out);
                 self.on_market_out(&out);
@@ -329,12 +400,28 @@ impl Engine {
                     format!("{venue} is down for {symbol} (expected {duration_s:.0} s); its orders were cancelled"),
                 );
                 let back = self.now + (duration_s * 1e9) as u64;
-                self.schedule(back, Timer::VenueRestore { symbol: sym, venue: v });
+                self.schedule(
+                    back,
+                    Timer::VenueRestore {
+                        symbol: sym,
+                        venue: v,
+                    },
+                );
             }
-            ScenarioEvent::VolShock { symbol, factor, duration_s, .. } => {
+            ScenarioEvent::VolShock {
+                symbol,
+                factor,
+                duration_s,
+                ..
+            } => {
                 let until = self.now + (duration_s * 1e9) as u64;
                 self.market.vol_shock(sym, factor, until);
-                self.alert(None, Severity::Warning, "vol_shock", format!("{symbol}: volatility ×{factor} for {duration_s:.0} s"));
+                self.alert(
+                    None,
+                    Severity::Warning,
+                    "vol_shock",
+                    format!("{symbol}: volatility ×{factor} for {duration_s:.0} s"),
+                );
             }
         }
     }
@@ -350,7 +437,10 @@ impl Engine {
         }
         self.emit_market_summaries();
         self.state = EngineState::Ended;
-        self.emit(Event::EngineState { state: EngineState::Ended, reason: Some("session over".into()) });
+        self.emit(Event::EngineState {
+            state: EngineState::Ended,
+            reason: Some("session over".into()),
+        });
         self.ended = true;
     }
 
@@ -403,7 +493,11 @@ impl Engine {
 
 /// Decimal places needed to show multiples of `step` exactly.
 fn decimals(step: f64) -> u32 {
-    (0..10).find(|d| ((step * 10f64.powi(*d as i32)).round() - step * 10f64.powi(*d as i32)).abs() < 1e-9).unwrap_or(8)
+    (0..10)
+        .find(|d| {
+            ((step * 10f64.powi(*d as i32)).round() - step * 10f64.powi(*d as i32)).abs() < 1e-9
+        })
+        .unwrap_or(8)
 }
 
 // ---- orders -------------------------------------------------------------------
@@ -423,15 +517,28 @@ impl Engine {
     }
 
     /// Check a parameter update against an order's instrument and return the result.
-    fn retuned(&self, sym: usize, base: &OrderParams, r: &RetuneParams) -> Result<OrderParams, String> {
+    fn retuned(
+        &self,
+        sym: usize,
+        base: &OrderParams,
+        r: &RetuneParams,
+    ) -> Result<OrderParams, String> {
         let spec = &self.market.symbols[sym].spec;
         let mut p = base.clone();
         let unit = |name: &str, v: f64, lo_open: bool| -> Result<f64, String> {
-            let ok = v.is_finite() && if lo_open { v > 0.0 && v <= 1.0 } else { (0.0..=1.0).contains(&v) };
+            let ok = v.is_finite()
+                && if lo_open {
+                    v > 0.0 && v <= 1.0
+                } else {
+                    (0.0..=1.0).contains(&v)
+                };
             if ok {
                 Ok(v)
             } else {
-                Err(format!("{name} must be {} 1, got {v}", if lo_open { "in (0," } else { "between 0 and" }))
+                Err(format!(
+                    "{name} must be {} 1, got {v}",
+                    if lo_open { "in (0," } else { "between 0 and" }
+                ))
             }
         };
         if let Some(u) = r.urgency {
@@ -448,31 +555,58 @@ impl Engine {
         }
         if let Some(l) = r.limit_price {
             if risk::to_ticks(l, spec.tick_size).is_none() {
-                return Err(format!("limit_price {l} is not a positive multiple of the tick {}", spec.tick_size));
+                return Err(format!(
+                    "limit_price {l} is not a positive multiple of the tick {}",
+                    spec.tick_size
+                ));
             }
             let far = (l / spec.reference_price - 1.0).abs();
             if far > 0.5 {
-                return Err(format!("limit_price {l} is absurd for {} (reference {})", spec.symbol, spec.reference_price));
+                return Err(format!(
+                    "limit_price {l} is absurd for {} (reference {})",
+                    spec.symbol, spec.reference_price
+                ));
             }
             p.limit_price = Some(l);
         }
         if let Some(m) = r.min_child_qty {
-            risk::to_lots(m, spec.lot_size).ok_or(format!("min_child_qty {m} is not a whole number of lots"))?;
+            risk::to_lots(m, spec.lot_size)
+                .ok_or(format!("min_child_qty {m} is not a whole number of lots"))?;
             p.min_child_qty = m;
         }
         if let Some(m) = r.max_child_qty {
-            risk::to_lots(m, spec.lot_size).ok_or(format!("max_child_qty {m} is not a whole number of lots"))?;
+            risk::to_lots(m, spec.lot_size)
+                .ok_or(format!("max_child_qty {m} is not a whole number of lots"))?;
             p.max_child_qty = m;
         }
         if p.min_child_qty > p.max_child_qty {
-            return Err(format!("min_child_qty {} exceeds max_child_qty {}", p.min_child_qty, p.max_child_qty));
+            return Err(format!(
+                "min_child_qty {} exceeds max_child_qty {}",
+                p.min_child_qty, p.max_child_qty
+            ));
         }
         if let Some(v) = &r.venues {
-            let known: Vec<String> = self.market.venues(sym).into_iter().map(|(n, _)| n).collect();
+            let known: Vec<String> = self
+                .market
+                .venues(sym)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
             if let Some(bad) = v.iter().find(|n| !known.contains(n)) {
-                return Err(format!("unknown venue {bad} for {} (venues: {})", spec.symbol, known.join(", ")));
+                return Err(format!(
+                    "unknown venue {bad} for {} (venues: {})",
+                    spec.symbol,
+                    known.join(", ")
+                ));
             }
-            if !v.is_empty() && !v.iter().any(|n| self.market.venues(sym).iter().any(|(k, kind)| k == n && *kind == VenueKind::Lit)) {
+            if !v.is_empty()
+                && !v.iter().any(|n| {
+                    self.market
+                        .venues(sym)
+                        .iter()
+                        .any(|(k, kind)| k == n && *kind == VenueKind::Lit)
+                })
+            {
                 return Err("at least one lit venue must stay allowed".into());
             }
             p.venues = v.clone();
@@ -487,19 +621,41 @@ impl Engine {
             .symbol_index(&req.symbol)
             .ok_or_else(|| format!("unknown symbol {}", req.symbol))?;
         let spec = self.market.symbols[sym].spec.clone();
-        let qty = risk::to_lots(req.qty, spec.lot_size)
-            .ok_or_else(|| format!("quantity {} is not a positive whole number of lots of {}", req.qty, spec.lot_size))?;
+        let qty = risk::to_lots(req.qty, spec.lot_size).ok_or_else(|| {
+            format!(
+                "quantity {} is not a positive whole number of lots of {}",
+                req.qty, spec.lot_size
+            )
+        })?;
         if req.qty > spec.adv {
-            return Err(format!("quantity {} exceeds the whole average daily volume of {} ({})", req.qty, spec.symbol, spec.adv));
+            return Err(format!(
+                "quantity {} exceeds the whole average daily volume of {} ({})",
+                req.qty, spec.symbol, spec.adv
+            ));
         }
-        let strat = strategy::make(&req.strategy)
-            .ok_or_else(|| format!("unknown strategy {} (known: {})", req.strategy, strategy::STRATEGY_NAMES.join(", ")))?;
+        let strat = strategy::make(&req.strategy).ok_or_else(|| {
+            format!(
+                "unknown strategy {} (known: {})",
+                req.strategy,
+                strategy::STRATEGY_NAMES.join(", ")
+            )
+        })?;
         let params = self.retuned(sym, &self.default_params(sym), &req.params)?;
         let id = match &req.id {
-            Some(id) if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {
-                return Err(format!("order id {id:?} must be 1-32 letters, digits, '-' or '_'"));
+            Some(id)
+                if id.is_empty()
+                    || id.len() > 32
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                return Err(format!(
+                    "order id {id:?} must be 1-32 letters, digits, '-' or '_'"
+                ));
             }
-            Some(id) if self.order_index.contains_key(id) => return Err(format!("order id {id} already exists")),
+            Some(id) if self.order_index.contains_key(id) => {
+                return Err(format!("order id {id} already exists"))
+            }
             Some(id) => id.clone(),
             None => loop {
                 let id = format!("P-{}", self.next_order_number);
@@ -559,7 +715,11 @@ impl Engine {
                 expected
             );
             let _ = self.orders[idx].transition(OrderState::Rejected);
-            self.emit(Event::OrderState { order_id: id.clone(), state: OrderState::Rejected, reason: Some(reason.clone()) });
+            self.emit(Event::OrderState {
+                order_id: id.clone(),
+                state: OrderState::Rejected,
+                reason: Some(reason.clone()),
+            });
             self.alert(Some(idx), Severity::Warning, "order_rejected", reason);
             return Ok(id);
         }
@@ -585,7 +745,11 @@ impl Engine {
         o.anchor_ts = self.now;
         let _ = o.transition(OrderState::Working);
         let id = o.id.clone();
-        self.emit(Event::OrderState { order_id: id, state: OrderState::Working, reason: None });
+        self.emit(Event::OrderState {
+            order_id: id,
+            state: OrderState::Working,
+            reason: None,
+        });
         self.emit_progress(i);
         self.schedule_decision(i, self.now);
     }
@@ -594,7 +758,13 @@ impl Engine {
         let o = &mut self.orders[i];
         o.timer_generation += 1;
         let generation = o.timer_generation;
-        self.schedule(at, Timer::Decision { order: i, generation });
+        self.schedule(
+            at,
+            Timer::Decision {
+                order: i,
+                generation,
+            },
+        );
     }
 
     fn finish_order(&mut self, i: usize, reason: Option<String>) {
@@ -612,17 +782,27 @@ impl Engine {
                 format!("horizon ended with {} unfilled", o.remaining() as f64 * lot)
             }
         });
-        let reason = if o.remaining() == 0 { "filled".to_string() } else { reason };
+        let reason = if o.remaining() == 0 {
+            "filled".to_string()
+        } else {
+            reason
+        };
         let _ = o.transition(OrderState::Done);
         let id = o.id.clone();
-        self.emit(Event::OrderState { order_id: id, state: OrderState::Done, reason: Some(reason) });
+        self.emit(Event::OrderState {
+            order_id: id,
+            state: OrderState::Done,
+            reason: Some(reason),
+        });
     }
 
     fn scheduled_qty(&self, i: usize, t: u64) -> f64 {
         let o = &self.orders[i];
         let ctx = self.context(i, &o.params, &[], false);
         match &o.override_ {
-            Some(ActiveOverride { strategy: Some(s), .. }) => s.scheduled_qty(&ctx, t),
+            Some(ActiveOverride {
+                strategy: Some(s), ..
+            }) => s.scheduled_qty(&ctx, t),
             _ => o.strategy.scheduled_qty(&ctx, t),
         }
     }
@@ -630,7 +810,13 @@ impl Engine {
     /// A decision context for order `i`. It copies what it needs from the
     /// engine, so it borrows only `params` and `features`, and the order's
     /// strategy can be borrowed mutably while it decides.
-    fn context<'a>(&self, i: usize, params: &'a OrderParams, features: &'a [f64], dark_available: bool) -> DecisionContext<'a> {
+    fn context<'a>(
+        &self,
+        i: usize,
+        params: &'a OrderParams,
+        features: &'a [f64],
+        dark_available: bool,
+    ) -> DecisionContext<'a> {
         let o = &self.orders[i];
         let s = &self.market.symbols[o.symbol];
         let window_s = features::PARTICIPATION_WINDOW_NS / 1_000_000_000;
@@ -649,9 +835,12 @@ impl Engine {
             anchor_filled: o.anchor_filled as f64,
             params,
             // Our own fills print on the tape too; POV targets the others' volume.
-            market_volume_since_start: (s.tape.cum_volume - o.market_volume_at_start - o.filled).max(0) as f64,
+            market_volume_since_start: (s.tape.cum_volume - o.market_volume_at_start - o.filled)
+                .max(0) as f64,
             // Until five minutes of tape exist, lean on the ADV-implied rate.
-            volume_rate: if self.now.saturating_sub(self.open_ts) < features::PARTICIPATION_WINDOW_NS {
+            volume_rate: if self.now.saturating_sub(self.open_ts)
+                < features::PARTICIPATION_WINDOW_NS
+            {
                 observed.max(adv_rate)
             } else {
                 observed
@@ -681,7 +870,10 @@ impl Engine {
             slippage_bps: slippage,
         };
         let id = o.id.clone();
-        self.emit(Event::OrderProgress { order_id: id, progress });
+        self.emit(Event::OrderProgress {
+            order_id: id,
+            progress,
+        });
     }
 
     fn cancel_children(&mut self, i: usize, reason: &str) {
@@ -728,7 +920,8 @@ impl Engine {
             features::raw(&market.symbols[sym], &mut orders[i], self.now, sched_now)
         };
         let feats = features::normalised(&raw);
-        let dark_available = tactics::dark_venue(&self.market.symbols[sym], &self.orders[i].params).is_some();
+        let dark_available =
+            tactics::dark_venue(&self.market.symbols[sym], &self.orders[i].params).is_some();
 
         let base_name = self.orders[i].strategy.name();
         let params = self.orders[i].params.clone();
@@ -736,8 +929,12 @@ impl Engine {
             let ctx = self.context(i, &params, &feats, dark_available);
             let o = &mut self.orders[i];
             match &mut o.override_ {
-                Some(ActiveOverride { action: Some(a), .. }) => (StrategyDecision::rule(*a), base_name.to_string(), true),
-                Some(ActiveOverride { strategy: Some(s), .. }) => {
+                Some(ActiveOverride {
+                    action: Some(a), ..
+                }) => (StrategyDecision::rule(*a), base_name.to_string(), true),
+                Some(ActiveOverride {
+                    strategy: Some(s), ..
+                }) => {
                     let name = s.name().to_string();
                     (s.decide(&ctx), name, true)
                 }
@@ -753,22 +950,39 @@ impl Engine {
                 decision.confidence, self.controls.min_confidence
             );
             self.alert(Some(i), Severity::Warning, "low_confidence", msg);
-            decision = StrategyDecision { fell_back: true, action: fallback.action, ..decision };
+            decision = StrategyDecision {
+                fell_back: true,
+                action: fallback.action,
+                ..decision
+            };
         }
 
         let o = &self.orders[i];
         let spec = self.market.symbols[sym].spec.clone();
         let remaining = o.remaining() as f64;
-        let mut qty = tactics::target_qty(decision.action, sched_now, sched_next, o.filled as f64, remaining);
+        let mut qty = tactics::target_qty(
+            decision.action,
+            sched_now,
+            sched_next,
+            o.filled as f64,
+            remaining,
+        );
         // Participation cap on the expected volume of the interval.
         let ctx = self.context(i, &params, &[], dark_available);
         let interval_s = next_ts.saturating_sub(self.now) as f64 * 1e-9;
         let p = o.params.max_participation;
         let cap = (p / (1.0 - p).max(0.01)) * ctx.volume_rate * interval_s.max(1.0);
         qty = qty.min(cap.max(1.0)).round();
-        let limit_ticks = o.params.limit_price.and_then(|l| risk::to_ticks(l, spec.tick_size));
-        let max_clip = risk::to_lots(o.params.max_child_qty, spec.lot_size).unwrap_or(1).max(1);
-        let min_clip = risk::to_lots(o.params.min_child_qty, spec.lot_size).unwrap_or(1).max(1);
+        let limit_ticks = o
+            .params
+            .limit_price
+            .and_then(|l| risk::to_ticks(l, spec.tick_size));
+        let max_clip = risk::to_lots(o.params.max_child_qty, spec.lot_size)
+            .unwrap_or(1)
+            .max(1);
+        let min_clip = risk::to_lots(o.params.min_child_qty, spec.lot_size)
+            .unwrap_or(1)
+            .max(1);
         let proposals = tactics::plan(
             &self.market.symbols[sym],
             &TacticInput {
@@ -794,7 +1008,12 @@ impl Engine {
             let (our_recent, market_recent) = {
                 let window = features::PARTICIPATION_WINDOW_NS;
                 let ours = self.orders[i].recent_volume(self.now, window);
-                (ours, self.market.symbols[sym].tape.volume((window / 1_000_000_000) as usize))
+                (
+                    ours,
+                    self.market.symbols[sym]
+                        .tape
+                        .volume((window / 1_000_000_000) as usize),
+                )
             };
             let o = &self.orders[i];
             let check = CheckContext {
@@ -806,20 +1025,39 @@ impl Engine {
                 tick_size: spec.tick_size,
                 lot_size: spec.lot_size,
                 mid_ticks: mid,
-                order_remaining: o.remaining() - sent.iter().map(|(_, c): &(ChildSpec, ChildOrder)| c.qty).sum::<Qty>(),
+                order_remaining: o.remaining()
+                    - sent
+                        .iter()
+                        .map(|(_, c): &(ChildSpec, ChildOrder)| c.qty)
+                        .sum::<Qty>(),
                 working_orders: working,
                 our_recent,
                 market_recent,
             };
             let mut verdict = risk::check(&prop, &check);
             if verdict.is_ok() && working + sent.len() >= self.controls.max_working_orders {
-                verdict = Err(format!("{} child orders already working, the engine's maximum", working + sent.len()));
+                verdict = Err(format!(
+                    "{} child orders already working, the engine's maximum",
+                    working + sent.len()
+                ));
             }
-            if verdict.is_ok() && !self.rate.try_send(self.now, self.controls.max_messages_per_second) {
-                verdict = Err(format!("more than {} messages in the last second", self.controls.max_messages_per_second));
+            if verdict.is_ok()
+                && !self
+                    .rate
+                    .try_send(self.now, self.controls.max_messages_per_second)
+            {
+                verdict = Err(format!(
+                    "more than {} messages in the last second",
+                    self.controls.max_messages_per_second
+                ));
             }
             if let Err(reason) = verdict {
-                self.alert(Some(i), Severity::Warning, "control_breach", format!("child refused: {reason}"));
+                self.alert(
+                    Some(i),
+                    Severity::Warning,
+                    "control_breach",
+                    format!("child refused: {reason}"),
+                );
                 continue;
             }
             let child_id = self.next_child_id;
@@ -828,10 +1066,21 @@ impl Engine {
                 Side::Buy => BookSide::Bid,
                 Side::Sell => BookSide::Ask,
             };
-            match self.market.submit(self.now, child_id, sym, prop.venue, book_side, prop.qty, prop.kind, &mut market_out) {
+            match self.market.submit(
+                self.now,
+                child_id,
+                sym,
+                prop.venue,
+                book_side,
+                prop.qty,
+                prop.kind,
+                &mut market_out,
+            ) {
                 Ok(()) => {
                     let (child_type, price) = match prop.kind {
-                        ChildKind::Limit { price } | ChildKind::Ioc { price } => (ChildType::Limit, Some(price)),
+                        ChildKind::Limit { price } | ChildKind::Ioc { price } => {
+                            (ChildType::Limit, Some(price))
+                        }
                         ChildKind::MidPeg { .. } => (ChildType::MidPeg, None),
                     };
                     let spec_out = ChildSpec {
@@ -842,14 +1091,26 @@ impl Engine {
                         qty: prop.qty as f64 * spec.lot_size,
                         price: price.map(|p| p as f64 * spec.tick_size),
                     };
-                    let child = ChildOrder { id: child_id, venue: prop.venue, kind: prop.kind, qty: prop.qty, filled: 0, price };
+                    let child = ChildOrder {
+                        id: child_id,
+                        venue: prop.venue,
+                        kind: prop.kind,
+                        qty: prop.qty,
+                        filled: 0,
+                        price,
+                    };
                     if matches!(prop.kind, ChildKind::MidPeg { .. }) {
                         self.orders[i].dark_sent += prop.qty as f64;
                     }
                     sent.push((spec_out, child));
                 }
                 Err(e) => {
-                    self.alert(Some(i), Severity::Warning, "reject", format!("{} rejected a child: {e}", venues[prop.venue].0));
+                    self.alert(
+                        Some(i),
+                        Severity::Warning,
+                        "reject",
+                        format!("{} rejected a child: {e}", venues[prop.venue].0),
+                    );
                 }
             }
         }
@@ -882,7 +1143,10 @@ impl Engine {
         for (spec_out, child) in sent {
             self.child_owner.insert(child.id, i);
             self.orders[i].children.push(child);
-            self.emit(Event::ChildSent { order_id: order_id.clone(), child: spec_out });
+            self.emit(Event::ChildSent {
+                order_id: order_id.clone(),
+                child: spec_out,
+            });
         }
         self.on_market_out(&market_out);
         // IOC remainders that did not fill are gone: forget them.
@@ -917,8 +1181,17 @@ impl Engine {
         let mut touched: Vec<usize> = Vec::new();
         for o in out {
             match *o {
-                MarketOut::Fill { child_id, symbol, venue, price_ticks, qty, liquidity } => {
-                    let Some(&i) = self.child_owner.get(&child_id) else { continue };
+                MarketOut::Fill {
+                    child_id,
+                    symbol,
+                    venue,
+                    price_ticks,
+                    qty,
+                    liquidity,
+                } => {
+                    let Some(&i) = self.child_owner.get(&child_id) else {
+                        continue;
+                    };
                     let spec = &self.market.symbols[symbol].spec;
                     let (tick, lot) = (spec.tick_size, spec.lot_size);
                     let (venue_name, venue_kind) = self.market.venues(symbol)[venue].clone();
@@ -952,7 +1225,9 @@ impl Engine {
                     }
                 }
                 MarketOut::Cancelled { child_id, qty } => {
-                    let Some(i) = self.child_owner.remove(&child_id) else { continue };
+                    let Some(i) = self.child_owner.remove(&child_id) else {
+                        continue;
+                    };
                     let lot = self.market.symbols[self.orders[i].symbol].spec.lot_size;
                     self.orders[i].children.retain(|c| c.id != child_id);
                     let order_id = self.orders[i].id.clone();
@@ -999,14 +1274,19 @@ impl Engine {
     }
 }
 
-
 // ---- commands --------------------------------------------------------------------
 
 impl Engine {
     /// Apply a client command between events. The permission check, the
     /// validation and the journal record (`command_applied`) all happen here,
     /// in one place, for every command.
-    pub fn apply_command(&mut self, command_id: &str, user: &str, role: Role, cmd: &Command) -> CommandOutcome {
+    pub fn apply_command(
+        &mut self,
+        command_id: &str,
+        user: &str,
+        role: Role,
+        cmd: &Command,
+    ) -> CommandOutcome {
         let result = super::auth::authorize(role, cmd).and_then(|()| self.execute(user, cmd));
         let (ok, reason) = match result {
             Ok(()) => (true, None),
@@ -1023,7 +1303,10 @@ impl Engine {
     }
 
     fn order_idx(&self, id: &str) -> Result<usize, String> {
-        self.order_index.get(id).copied().ok_or_else(|| format!("unknown order {id}"))
+        self.order_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| format!("unknown order {id}"))
     }
 
     fn live_order(&self, id: &str) -> Result<usize, String> {
@@ -1048,7 +1331,11 @@ impl Engine {
                 self.orders[i].transition(OrderState::Paused)?;
                 self.orders[i].timer_generation += 1;
                 self.cancel_children(i, "paused");
-                self.emit(Event::OrderState { order_id: order_id.clone(), state: OrderState::Paused, reason: Some(format!("paused by {user}")) });
+                self.emit(Event::OrderState {
+                    order_id: order_id.clone(),
+                    state: OrderState::Paused,
+                    reason: Some(format!("paused by {user}")),
+                });
                 self.emit_progress(i);
             }
             Command::Resume { order_id } => {
@@ -1057,7 +1344,11 @@ impl Engine {
                     return Err(format!("order {order_id} is not paused"));
                 }
                 self.orders[i].transition(OrderState::Working)?;
-                self.emit(Event::OrderState { order_id: order_id.clone(), state: OrderState::Working, reason: Some(format!("resumed by {user}")) });
+                self.emit(Event::OrderState {
+                    order_id: order_id.clone(),
+                    state: OrderState::Working,
+                    reason: Some(format!("resumed by {user}")),
+                });
                 if self.state == EngineState::Running {
                     self.schedule_decision(i, self.now);
                 }
@@ -1067,7 +1358,11 @@ impl Engine {
                 self.cancel_children(i, "order cancelled");
                 self.orders[i].transition(OrderState::Cancelled)?;
                 self.orders[i].timer_generation += 1;
-                self.emit(Event::OrderState { order_id: order_id.clone(), state: OrderState::Cancelled, reason: Some(format!("cancelled by {user}")) });
+                self.emit(Event::OrderState {
+                    order_id: order_id.clone(),
+                    state: OrderState::Cancelled,
+                    reason: Some(format!("cancelled by {user}")),
+                });
                 self.emit_progress(i);
             }
             Command::Retune { order_id, params } => {
@@ -1083,29 +1378,54 @@ impl Engine {
                 o.anchor_filled = o.filled;
                 self.emit_params(i);
             }
-            Command::Override { order_id, action, strategy, decisions } => {
+            Command::Override {
+                order_id,
+                action,
+                strategy,
+                decisions,
+            } => {
                 let i = self.live_order(order_id)?;
                 let (action, strategy) = match (action, strategy) {
-                    (Some(_), Some(_)) => return Err("override either an action or a strategy, not both".into()),
+                    (Some(_), Some(_)) => {
+                        return Err("override either an action or a strategy, not both".into())
+                    }
                     (None, None) => return Err("override needs an action or a strategy".into()),
                     (Some(a), None) => {
                         let names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
-                        (Some(Action::from_name(a).ok_or_else(|| format!("unknown action {a} (actions: {})", names.join(", ")))?), None)
+                        (
+                            Some(Action::from_name(a).ok_or_else(|| {
+                                format!("unknown action {a} (actions: {})", names.join(", "))
+                            })?),
+                            None,
+                        )
                     }
                     (None, Some(s)) => (
                         None,
-                        Some(strategy::make(s).ok_or_else(|| format!("unknown strategy {s} (known: {})", strategy::STRATEGY_NAMES.join(", ")))?),
+                        Some(strategy::make(s).ok_or_else(|| {
+                            format!(
+                                "unknown strategy {s} (known: {})",
+                                strategy::STRATEGY_NAMES.join(", ")
+                            )
+                        })?),
                     ),
                 };
                 if *decisions == Some(0) || decisions.is_some_and(|d| d > 100_000) {
-                    return Err("decisions must be between 1 and 100000 (or absent: until released)".into());
+                    return Err(
+                        "decisions must be between 1 and 100000 (or absent: until released)".into(),
+                    );
                 }
                 let o = &mut self.orders[i];
-                o.override_ = Some(ActiveOverride { action, strategy, remaining: *decisions, user: user.to_string() });
+                o.override_ = Some(ActiveOverride {
+                    action,
+                    strategy,
+                    remaining: *decisions,
+                    user: user.to_string(),
+                });
                 o.anchor_ts = self.now.max(o.start_ts);
                 o.anchor_filled = o.filled;
                 self.emit_params(i);
-                if self.orders[i].state == OrderState::Working && self.state == EngineState::Running {
+                if self.orders[i].state == OrderState::Working && self.state == EngineState::Running
+                {
                     self.schedule_decision(i, self.now);
                 }
             }
@@ -1132,20 +1452,32 @@ impl Engine {
                     self.cancel_children(i, "kill switch");
                 }
                 let why = reason.clone().unwrap_or_else(|| "no reason given".into());
-                self.emit(Event::EngineState { state: EngineState::Halted, reason: Some(format!("kill switch by {user}: {why}")) });
+                self.emit(Event::EngineState {
+                    state: EngineState::Halted,
+                    reason: Some(format!("kill switch by {user}: {why}")),
+                });
                 self.alert(
                     None,
                     Severity::Critical,
                     "kill_switch",
-                    format!("kill switch engaged by {user} ({why}); {cancelled} child orders cancelled"),
+                    format!(
+                        "kill switch engaged by {user} ({why}); {cancelled} child orders cancelled"
+                    ),
                 );
             }
             Command::ResumeAll => {
                 if self.state != EngineState::Halted {
                     return Err("the engine is not halted".into());
                 }
-                self.state = if self.ended { EngineState::Ended } else { EngineState::Running };
-                self.emit(Event::EngineState { state: self.state, reason: Some(format!("resumed by {user}")) });
+                self.state = if self.ended {
+                    EngineState::Ended
+                } else {
+                    EngineState::Running
+                };
+                self.emit(Event::EngineState {
+                    state: self.state,
+                    reason: Some(format!("resumed by {user}")),
+                });
                 for i in 0..self.orders.len() {
                     if self.orders[i].state == OrderState::Working {
                         let o = &mut self.orders[i];
@@ -1158,15 +1490,24 @@ impl Engine {
             Command::NewOrder { order } => {
                 let start_in = order.start_in_s.unwrap_or(0.0);
                 if !start_in.is_finite() || !(0.0..=86_400.0).contains(&start_in) {
-                    return Err(format!("start_in_s must be between 0 and 86400, got {start_in}"));
+                    return Err(format!(
+                        "start_in_s must be between 0 and 86400, got {start_in}"
+                    ));
                 }
                 if !order.duration_s.is_finite() || order.duration_s < 1.0 {
-                    return Err(format!("duration_s must be at least 1 second, got {}", order.duration_s));
+                    return Err(format!(
+                        "duration_s must be at least 1 second, got {}",
+                        order.duration_s
+                    ));
                 }
                 let start = self.now + (start_in * 1e9) as u64;
                 let end = start.saturating_add((order.duration_s * 1e9) as u64);
                 if end > self.end_ts {
-                    return Err(format!("the order would end at {}, after the session ends at {}", format_clock(end), format_clock(self.end_ts)));
+                    return Err(format!(
+                        "the order would end at {}, after the session ends at {}",
+                        format_clock(end),
+                        format_clock(self.end_ts)
+                    ));
                 }
                 self.add_order(order, start, end)?;
             }

@@ -93,13 +93,22 @@ impl ParentOrder {
             self.state = to;
             Ok(())
         } else {
-            Err(format!("order {} is {}, it cannot become {}", self.id, name(self.state), name(to)))
+            Err(format!(
+                "order {} is {}, it cannot become {}",
+                self.id,
+                name(self.state),
+                name(to)
+            ))
         }
     }
 
     /// Our fills over the last `window_ns`.
     pub fn recent_volume(&mut self, now: u64, window_ns: u64) -> Qty {
-        while self.recent_fills.front().is_some_and(|(t, _)| now.saturating_sub(*t) > window_ns) {
+        while self
+            .recent_fills
+            .front()
+            .is_some_and(|(t, _)| now.saturating_sub(*t) > window_ns)
+        {
             self.recent_fills.pop_front();
         }
         self.recent_fills.iter().map(|(_, q)| q).sum()

@@ -50,25 +50,40 @@ pub fn check(p: &Proposal, c: &CheckContext) -> Result<(), String> {
         return Err("child quantity must be positive".into());
     }
     if !c.params.venues.is_empty() && !c.params.venues.iter().any(|v| v == c.venue_name) {
-        return Err(format!("venue {} is not allowed for this order", c.venue_name));
+        return Err(format!(
+            "venue {} is not allowed for this order",
+            c.venue_name
+        ));
     }
     if !c.venue_up {
         return Err(format!("venue {} is down", c.venue_name));
     }
     if units > c.params.max_child_qty + 1e-9 {
-        return Err(format!("child of {units} exceeds the order's max child size {}", c.params.max_child_qty));
+        return Err(format!(
+            "child of {units} exceeds the order's max child size {}",
+            c.params.max_child_qty
+        ));
     }
     if units + 1e-9 < c.params.min_child_qty && p.qty < c.order_remaining {
-        return Err(format!("child of {units} is below the order's min child size {}", c.params.min_child_qty));
+        return Err(format!(
+            "child of {units} is below the order's min child size {}",
+            c.params.min_child_qty
+        ));
     }
     if units > c.controls.max_child_qty + 1e-9 {
-        return Err(format!("child of {units} exceeds the engine's max child volume {}", c.controls.max_child_qty));
+        return Err(format!(
+            "child of {units} exceeds the engine's max child volume {}",
+            c.controls.max_child_qty
+        ));
     }
     let price_ticks = p.price_ticks(c.mid_ticks);
     let price = price_ticks * c.tick_size;
     let value = price * units;
     if value > c.controls.max_child_value {
-        return Err(format!("child value {value:.0} exceeds the engine's max {:.0}", c.controls.max_child_value));
+        return Err(format!(
+            "child value {value:.0} exceeds the engine's max {:.0}",
+            c.controls.max_child_value
+        ));
     }
     if let Some(limit) = c.params.limit_price {
         let worse = match c.side {
@@ -76,7 +91,9 @@ pub fn check(p: &Proposal, c: &CheckContext) -> Result<(), String> {
             Side::Sell => price < limit - 1e-9,
         };
         if worse {
-            return Err(format!("price {price:.4} is through the order's limit {limit:.4}"));
+            return Err(format!(
+                "price {price:.4} is through the order's limit {limit:.4}"
+            ));
         }
     }
     if c.mid_ticks > 0.0 {
@@ -111,7 +128,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Record a message at `now` if fewer than `max` were sent in the last second.
     pub fn try_send(&mut self, now: u64, max: u32) -> bool {
-        while self.sent.front().is_some_and(|t| now.saturating_sub(*t) >= 1_000_000_000) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.saturating_sub(*t) >= 1_000_000_000)
+        {
             self.sent.pop_front();
         }
         if self.sent.len() >= max as usize {
@@ -187,7 +208,11 @@ mod tests {
     }
 
     fn limit(price: Px, qty: Qty) -> Proposal {
-        Proposal { venue: 0, kind: ChildKind::Limit { price }, qty }
+        Proposal {
+            venue: 0,
+            kind: ChildKind::Limit { price },
+            qty,
+        }
     }
 
     #[test]
@@ -196,14 +221,51 @@ mod tests {
         let c = Controls::default();
         assert!(check(&limit(5000, 1000), &ctx(&p, &c)).is_ok());
         let cases: Vec<(Proposal, Box<dyn Fn(&mut CheckContext)>, &str)> = vec![
-            (limit(5011, 1000), Box::new(|_| {}), "through the order's limit"),
+            (
+                limit(5011, 1000),
+                Box::new(|_| {}),
+                "through the order's limit",
+            ),
             (limit(5000, 6000), Box::new(|_| {}), "max child size"),
             (limit(5000, 50), Box::new(|_| {}), "min child size"),
-            (limit(5000, 1000), Box::new(|x| x.venue_name = "ARCX"), "not allowed"),
-            (limit(5000, 1000), Box::new(|x| x.venue_up = false), "is down"),
-            (limit(4000, 1000), Box::new(|x| x.params = Box::leak(Box::new(OrderParams { limit_price: None, ..params() }))), "collar"),
-            (limit(5000, 1000), Box::new(|x| { x.our_recent = 900; x.market_recent = 1000; }), "participation"),
-            (limit(5000, 1000), Box::new(|x| x.controls = Box::leak(Box::new(Controls { max_child_value: 10_000.0, ..Controls::default() }))), "max 10000"),
+            (
+                limit(5000, 1000),
+                Box::new(|x| x.venue_name = "ARCX"),
+                "not allowed",
+            ),
+            (
+                limit(5000, 1000),
+                Box::new(|x| x.venue_up = false),
+                "is down",
+            ),
+            (
+                limit(4000, 1000),
+                Box::new(|x| {
+                    x.params = Box::leak(Box::new(OrderParams {
+                        limit_price: None,
+                        ..params()
+                    }))
+                }),
+                "collar",
+            ),
+            (
+                limit(5000, 1000),
+                Box::new(|x| {
+                    x.our_recent = 900;
+                    x.market_recent = 1000;
+                }),
+                "participation",
+            ),
+            (
+                limit(5000, 1000),
+                Box::new(|x| {
+                    x.controls = Box::leak(Box::new(Controls {
+                        max_child_value: 10_000.0,
+                        ..Controls::default()
+                    }))
+                }),
+                "max 10000",
+            ),
         ];
         for (prop, tweak, want) in cases {
             let mut cx = ctx(&p, &c);

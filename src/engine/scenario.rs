@@ -16,7 +16,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("calm", include_str!("../../scenarios/calm.toml")),
     ("volatile", include_str!("../../scenarios/volatile.toml")),
     ("thin", include_str!("../../scenarios/thin.toml")),
-    ("regime_shift", include_str!("../../scenarios/regime_shift.toml")),
+    (
+        "regime_shift",
+        include_str!("../../scenarios/regime_shift.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,8 +132,14 @@ fn default_regime() -> Regime {
 }
 fn default_lit_venues() -> Vec<VenueConfig> {
     vec![
-        VenueConfig { name: "XNAS".into(), share: 0.55 },
-        VenueConfig { name: "ARCX".into(), share: 0.45 },
+        VenueConfig {
+            name: "XNAS".into(),
+            share: 0.55,
+        },
+        VenueConfig {
+            name: "ARCX".into(),
+            share: 0.45,
+        },
     ]
 }
 fn default_dark_pool() -> Option<String> {
@@ -147,9 +156,23 @@ pub struct VenueConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScenarioEvent {
-    Regime { at: String, symbol: String, regime: Regime },
-    VenueOutage { at: String, symbol: String, venue: String, duration_s: f64 },
-    VolShock { at: String, symbol: String, factor: f64, duration_s: f64 },
+    Regime {
+        at: String,
+        symbol: String,
+        regime: Regime,
+    },
+    VenueOutage {
+        at: String,
+        symbol: String,
+        venue: String,
+        duration_s: f64,
+    },
+    VolShock {
+        at: String,
+        symbol: String,
+        factor: f64,
+        duration_s: f64,
+    },
 }
 
 impl ScenarioEvent {
@@ -193,9 +216,15 @@ pub fn parse_clock(s: &str) -> Result<u64> {
     if parts.len() != 3 {
         bail!("time \"{s}\" is not HH:MM:SS");
     }
-    let h: u64 = parts[0].parse().with_context(|| format!("hour in \"{s}\""))?;
-    let m: u64 = parts[1].parse().with_context(|| format!("minute in \"{s}\""))?;
-    let sec: f64 = parts[2].parse().with_context(|| format!("second in \"{s}\""))?;
+    let h: u64 = parts[0]
+        .parse()
+        .with_context(|| format!("hour in \"{s}\""))?;
+    let m: u64 = parts[1]
+        .parse()
+        .with_context(|| format!("minute in \"{s}\""))?;
+    let sec: f64 = parts[2]
+        .parse()
+        .with_context(|| format!("second in \"{s}\""))?;
     if h > 23 || m > 59 || !(0.0..60.0).contains(&sec) {
         bail!("time \"{s}\" is out of range");
     }
@@ -241,10 +270,16 @@ impl Scenario {
         parse_clock(&self.close).unwrap_or(57_600_000_000_000)
     }
     pub fn start_ts(&self) -> u64 {
-        self.start.as_deref().and_then(|s| parse_clock(s).ok()).unwrap_or(self.open_ts())
+        self.start
+            .as_deref()
+            .and_then(|s| parse_clock(s).ok())
+            .unwrap_or(self.open_ts())
     }
     pub fn end_ts(&self) -> u64 {
-        self.end.as_deref().and_then(|s| parse_clock(s).ok()).unwrap_or(self.close_ts())
+        self.end
+            .as_deref()
+            .and_then(|s| parse_clock(s).ok())
+            .unwrap_or(self.close_ts())
     }
 
     fn validate(&self) -> Result<()> {
@@ -269,9 +304,19 @@ impl Scenario {
             bail!("no symbols");
         }
         for s in &self.symbols {
-            let positive = [s.reference_price, s.tick_size, s.lot_size, s.adv, s.spread, s.daily_vol];
+            let positive = [
+                s.reference_price,
+                s.tick_size,
+                s.lot_size,
+                s.adv,
+                s.spread,
+                s.daily_vol,
+            ];
             if positive.iter().any(|x| !(x.is_finite() && *x > 0.0)) {
-                bail!("symbol {}: prices, sizes, ADV, spread and volatility must be positive", s.symbol);
+                bail!(
+                    "symbol {}: prices, sizes, ADV, spread and volatility must be positive",
+                    s.symbol
+                );
             }
             if s.lit_venues.is_empty() {
                 bail!("symbol {}: at least one lit venue is needed", s.symbol);
@@ -286,7 +331,11 @@ impl Scenario {
                 let known = sym.lit_venues.iter().any(|v| &v.name == venue)
                     || sym.dark_pool.as_deref() == Some(venue.as_str());
                 if !known {
-                    bail!("outage at {} names unknown venue {venue} of {}", e.at(), sym.symbol);
+                    bail!(
+                        "outage at {} names unknown venue {venue} of {}",
+                        e.at(),
+                        sym.symbol
+                    );
                 }
             }
         }
@@ -312,7 +361,11 @@ impl Scenario {
                 adv: s.adv,
                 spread: s.spread,
                 daily_vol: s.daily_vol,
-                lit_venues: s.lit_venues.iter().map(|v| (v.name.clone(), v.share)).collect(),
+                lit_venues: s
+                    .lit_venues
+                    .iter()
+                    .map(|v| (v.name.clone(), v.share))
+                    .collect(),
                 dark_pool: s.dark_pool.clone(),
                 regime: s.regime,
             })
@@ -344,8 +397,14 @@ mod tests {
         let sym = s.symbols.iter().find(|x| x.symbol == big.symbol).unwrap();
         assert_eq!(sym.adv, 2_000_000.0);
         assert!((sym.spread - 0.02).abs() < 1e-12);
-        assert!(s.events.iter().any(|e| matches!(e, ScenarioEvent::Regime { .. })));
-        assert!(s.events.iter().any(|e| matches!(e, ScenarioEvent::VenueOutage { .. })));
+        assert!(s
+            .events
+            .iter()
+            .any(|e| matches!(e, ScenarioEvent::Regime { .. })));
+        assert!(s
+            .events
+            .iter()
+            .any(|e| matches!(e, ScenarioEvent::VenueOutage { .. })));
     }
 
     #[test]

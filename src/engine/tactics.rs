@@ -10,7 +10,13 @@ use crate::protocol::{OrderParams, Side};
 /// How much to execute this interval (lots), before the participation cap.
 /// Resting actions aim to be on schedule at the next decision; `aggressive`
 /// takes only the schedule's increment; `catch_up` takes the whole shortfall.
-pub fn target_qty(action: Action, sched_now: f64, sched_next: f64, filled: f64, remaining: f64) -> f64 {
+pub fn target_qty(
+    action: Action,
+    sched_now: f64,
+    sched_next: f64,
+    filled: f64,
+    remaining: f64,
+) -> f64 {
     let to_next = (sched_next - filled).max(0.0);
     let increment = (sched_next - sched_now).max(0.0);
     let q = match action {
@@ -35,7 +41,8 @@ fn lit_venues(sym: &SymbolMarket, params: &OrderParams) -> Vec<usize> {
 /// Index of the dark pool if the order may use it and it is up.
 pub fn dark_venue(sym: &SymbolMarket, params: &OrderParams) -> Option<usize> {
     let d = sym.dark.as_ref()?;
-    (d.up && (params.venues.is_empty() || params.venues.contains(&d.name))).then_some(sym.venues.len())
+    (d.up && (params.venues.is_empty() || params.venues.contains(&d.name)))
+        .then_some(sym.venues.len())
 }
 
 fn book_side(side: Side) -> BookSide {
@@ -58,7 +65,11 @@ fn within_limit(side: Side, price: Px, limit: Option<Px>) -> Px {
 /// equal size (so no tiny tail clip falls under a minimum size).
 fn clips(qty: Qty, max_clip: Qty) -> impl Iterator<Item = Qty> {
     let max_clip = max_clip.max(1);
-    let n = if qty <= 0 { 0 } else { (qty + max_clip - 1) / max_clip };
+    let n = if qty <= 0 {
+        0
+    } else {
+        (qty + max_clip - 1) / max_clip
+    };
     let (base, extra) = if n > 0 { (qty / n, qty % n) } else { (0, 0) };
     (0..n).map(move |i| base + Qty::from(i < extra))
 }
@@ -119,24 +130,42 @@ fn passive(sym: &SymbolMarket, t: &TacticInput, lit: &[usize], qty: Qty, out: &m
             Side::Buy => (p, -q),
             Side::Sell => (-p, -q),
         });
-    let Some((first_venue, price, _)) = best else { return };
+    let Some((first_venue, price, _)) = best else {
+        return;
+    };
     let price = within_limit(t.side, price, t.limit_ticks);
     // Spread clips over the venues, starting with the one with the shortest
     // queue at the best price.
     let mut order: Vec<usize> = vec![first_venue];
     order.extend(lit.iter().copied().filter(|v| *v != first_venue));
     for (i, q) in clips(qty, t.max_clip).enumerate() {
-        out.push(Proposal { venue: order[i % order.len()], kind: ChildKind::Limit { price }, qty: q });
+        out.push(Proposal {
+            venue: order[i % order.len()],
+            kind: ChildKind::Limit { price },
+            qty: q,
+        });
     }
 }
 
 fn dark_peg(t: &TacticInput, dark: usize, qty: Qty, out: &mut Vec<Proposal>) {
     for q in clips(qty, t.max_clip) {
-        out.push(Proposal { venue: dark, kind: ChildKind::MidPeg { min_qty: t.min_clip.min(q) }, qty: q });
+        out.push(Proposal {
+            venue: dark,
+            kind: ChildKind::MidPeg {
+                min_qty: t.min_clip.min(q),
+            },
+            qty: q,
+        });
     }
 }
 
-fn aggressive(sym: &SymbolMarket, t: &TacticInput, lit: &[usize], walk: Px, out: &mut Vec<Proposal>) {
+fn aggressive(
+    sym: &SymbolMarket,
+    t: &TacticInput,
+    lit: &[usize],
+    walk: Px,
+    out: &mut Vec<Proposal>,
+) {
     let far = book_side(t.side).opposite();
     let mut quotes: Vec<(usize, Px)> = lit
         .iter()
@@ -189,7 +218,11 @@ fn aggressive(sym: &SymbolMarket, t: &TacticInput, lit: &[usize], walk: Px, out:
     }
     for (v, q) in alloc {
         for c in clips(q, t.max_clip) {
-            out.push(Proposal { venue: v, kind: ChildKind::Ioc { price }, qty: c });
+            out.push(Proposal {
+                venue: v,
+                kind: ChildKind::Ioc { price },
+                qty: c,
+            });
         }
     }
 }
@@ -202,11 +235,26 @@ mod tests {
     fn targets_by_action() {
         // Schedule: 1000 done by now, 1200 by next decision; we have 900.
         assert_eq!(target_qty(Action::Wait, 1000.0, 1200.0, 900.0, 5000.0), 0.0);
-        assert_eq!(target_qty(Action::Passive, 1000.0, 1200.0, 900.0, 5000.0), 300.0);
-        assert_eq!(target_qty(Action::Aggressive, 1000.0, 1200.0, 900.0, 5000.0), 300.0);
-        assert_eq!(target_qty(Action::Aggressive, 1000.0, 1200.0, 0.0, 5000.0), 400.0);
-        assert_eq!(target_qty(Action::CatchUp, 1000.0, 1200.0, 0.0, 5000.0), 1200.0);
-        assert_eq!(target_qty(Action::CatchUp, 1000.0, 1200.0, 0.0, 700.0), 700.0);
+        assert_eq!(
+            target_qty(Action::Passive, 1000.0, 1200.0, 900.0, 5000.0),
+            300.0
+        );
+        assert_eq!(
+            target_qty(Action::Aggressive, 1000.0, 1200.0, 900.0, 5000.0),
+            300.0
+        );
+        assert_eq!(
+            target_qty(Action::Aggressive, 1000.0, 1200.0, 0.0, 5000.0),
+            400.0
+        );
+        assert_eq!(
+            target_qty(Action::CatchUp, 1000.0, 1200.0, 0.0, 5000.0),
+            1200.0
+        );
+        assert_eq!(
+            target_qty(Action::CatchUp, 1000.0, 1200.0, 0.0, 700.0),
+            700.0
+        );
     }
 
     #[test]

@@ -160,7 +160,9 @@ impl OrderBook {
             }
             let level = entry.get_mut();
             while left > 0 {
-                let Some(front) = level.orders.front_mut() else { break };
+                let Some(front) = level.orders.front_mut() else {
+                    break;
+                };
                 let q = front.qty.min(left);
                 front.qty -= q;
                 level.total -= q;
@@ -236,7 +238,9 @@ impl OrderBook {
             BookSide::Ask => book.keys().nth(k).copied(),
         };
         let Some(price) = price else { return 0 };
-        let Some(level) = book.get_mut(&price) else { return 0 };
+        let Some(level) = book.get_mut(&price) else {
+            return 0;
+        };
         let len = level.orders.len();
         let start = ((order_pick * len as f64) as usize).min(len - 1);
         // Walk from the drawn position to the first background order, so our
@@ -325,9 +329,21 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                Match { price: 100, qty: 5, resting: Owner::Ours(1) },
-                Match { price: 100, qty: 7, resting: Owner::Background },
-                Match { price: 101, qty: 3, resting: Owner::Background },
+                Match {
+                    price: 100,
+                    qty: 5,
+                    resting: Owner::Ours(1)
+                },
+                Match {
+                    price: 100,
+                    qty: 7,
+                    resting: Owner::Background
+                },
+                Match {
+                    price: 101,
+                    qty: 3,
+                    resting: Owner::Background
+                },
             ]
         );
         assert_eq!(b.best_ask(), Some((101, 7)));
@@ -342,11 +358,25 @@ mod tests {
         assert_eq!(b.queue_ahead(BookSide::Bid, 99, 7), Some(10));
         let m = collect(&mut b, BookSide::Ask, 14, Some(99));
         assert_eq!(m.len(), 2);
-        assert_eq!(m[1], Match { price: 99, qty: 4, resting: Owner::Ours(7) });
+        assert_eq!(
+            m[1],
+            Match {
+                price: 99,
+                qty: 4,
+                resting: Owner::Ours(7)
+            }
+        );
         assert_eq!(b.queue_ahead(BookSide::Bid, 99, 7), Some(0));
         // Limit 99 never reaches the 98 level.
         let m = collect(&mut b, BookSide::Ask, 100, Some(99));
-        assert_eq!(m, vec![Match { price: 99, qty: 6, resting: Owner::Ours(7) }]);
+        assert_eq!(
+            m,
+            vec![Match {
+                price: 99,
+                qty: 6,
+                resting: Owner::Ours(7)
+            }]
+        );
         assert_eq!(b.best_bid(), Some((98, 50)));
     }
 

@@ -30,7 +30,11 @@ pub struct DarkCross {
 
 impl DarkPool {
     pub fn new(name: String) -> Self {
-        DarkPool { name, up: true, orders: Vec::new() }
+        DarkPool {
+            name,
+            up: true,
+            orders: Vec::new(),
+        }
     }
 
     pub fn add(&mut self, order: DarkOrder) {
@@ -64,7 +68,10 @@ impl DarkPool {
             }
             o.qty -= q;
             left -= q;
-            out.push(DarkCross { child_id: o.child_id, qty: q });
+            out.push(DarkCross {
+                child_id: o.child_id,
+                qty: q,
+            });
         }
         self.orders.retain(|o| o.qty > 0);
     }
@@ -82,18 +89,40 @@ mod tests {
     #[test]
     fn crosses_respect_side_and_minimum_size() {
         let mut d = DarkPool::new("DARK".into());
-        d.add(DarkOrder { child_id: 1, side: BookSide::Bid, qty: 1000, min_qty: 500 });
-        d.add(DarkOrder { child_id: 2, side: BookSide::Bid, qty: 300, min_qty: 100 });
+        d.add(DarkOrder {
+            child_id: 1,
+            side: BookSide::Bid,
+            qty: 1000,
+            min_qty: 500,
+        });
+        d.add(DarkOrder {
+            child_id: 2,
+            side: BookSide::Bid,
+            qty: 300,
+            min_qty: 100,
+        });
         let mut out = Vec::new();
         // A contra buyer never fills our buys.
         d.cross(BookSide::Bid, 5000, &mut out);
         assert!(out.is_empty());
         // 400 is below order 1's minimum but fills order 2.
         d.cross(BookSide::Ask, 400, &mut out);
-        assert_eq!(out, vec![DarkCross { child_id: 2, qty: 300 }]);
+        assert_eq!(
+            out,
+            vec![DarkCross {
+                child_id: 2,
+                qty: 300
+            }]
+        );
         out.clear();
         d.cross(BookSide::Ask, 700, &mut out);
-        assert_eq!(out, vec![DarkCross { child_id: 1, qty: 700 }]);
+        assert_eq!(
+            out,
+            vec![DarkCross {
+                child_id: 1,
+                qty: 700
+            }]
+        );
         assert_eq!(d.cancel(1), Some(300));
         assert!(d.resting().is_empty());
     }

@@ -87,11 +87,13 @@ impl FlowParams {
             market_size,
             limit_rate,
             limit_size: (0.5 * per_order).max(1.0),
-            // About 200 resting orders per symbol in steady state.
-            cancel_rate_per_order: limit_rate / 200.0,
+            // About 300 resting orders per symbol in steady state.
+            cancel_rate_per_order: limit_rate / 300.0,
             half_spread_ticks,
             placement_ticks: half_spread_ticks.max(1.0) * 2.0,
-            sigma_ticks: spec.daily_vol * spec.reference_price / spec.tick_size / TRADING_SECONDS.sqrt(),
+            sigma_ticks: spec.daily_vol * spec.reference_price
+                / spec.tick_size
+                / TRADING_SECONDS.sqrt(),
             dark_rate: market_rate / 8.0,
             dark_size: (2.5 * per_order).max(1.0),
         }
@@ -205,8 +207,12 @@ impl Quote {
 impl SymbolMarket {
     fn new(spec: SymbolSpec, seed: u64, index: usize, open_ts: u64) -> Self {
         let flow = FlowParams::from_spec(&spec);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(index as u64 + 1)));
-        let dark_rng = ChaCha8Rng::seed_from_u64(seed ^ (0xD1B5_4A32_D192_ED03u64.wrapping_mul(index as u64 + 1)));
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(index as u64 + 1)),
+        );
+        let dark_rng = ChaCha8Rng::seed_from_u64(
+            seed ^ (0xD1B5_4A32_D192_ED03u64.wrapping_mul(index as u64 + 1)),
+        );
         let latent = (spec.reference_price / spec.tick_size).round();
         let venues = spec
             .lit_venues
@@ -220,7 +226,11 @@ impl SymbolMarket {
             .collect();
         let dark = spec.dark_pool.clone().map(DarkPool::new);
         let adv_lots = spec.adv / spec.lot_size;
-        let impact = ImpactModel::new(0.8, spec.daily_vol * spec.reference_price / spec.tick_size, adv_lots);
+        let impact = ImpactModel::new(
+            0.8,
+            spec.daily_vol * spec.reference_price / spec.tick_size,
+            adv_lots,
+        );
         let regime = spec.regime;
         let first_flow = open_ts + (rng.sample::<f64, _>(Exp1) * NS / flow.limit_rate) as u64;
         let mut m = SymbolMarket {
@@ -258,8 +268,12 @@ impl SymbolMarket {
                     let ask = (center + hs).ceil() as Px + level;
                     let qb = self.draw_limit_size(1.0);
                     let qa = self.draw_limit_size(1.0);
-                    self.venues[v].book.add(BookSide::Bid, bid, qb, Owner::Background);
-                    self.venues[v].book.add(BookSide::Ask, ask, qa, Owner::Background);
+                    self.venues[v]
+                        .book
+                        .add(BookSide::Bid, bid, qb, Owner::Background);
+                    self.venues[v]
+                        .book
+                        .add(BookSide::Ask, ask, qa, Owner::Background);
                 }
             }
         }
@@ -309,7 +323,11 @@ impl SymbolMarket {
 
     /// Depth over the first `levels` levels of each venue that is up.
     pub fn depth(&self, side: BookSide, levels: usize) -> Qty {
-        self.venues.iter().filter(|v| v.up).map(|v| v.book.depth(side, levels)).sum()
+        self.venues
+            .iter()
+            .filter(|v| v.up)
+            .map(|v| v.book.depth(side, levels))
+            .sum()
     }
 
     /// Mid in ticks, or the latent price when a side of the book is empty.
@@ -333,7 +351,11 @@ impl SymbolMarket {
     }
 
     fn background_orders(&self) -> usize {
-        self.venues.iter().filter(|v| v.up).map(|v| v.book.background_orders()).sum()
+        self.venues
+            .iter()
+            .filter(|v| v.up)
+            .map(|v| v.book.background_orders())
+            .sum()
     }
 
     fn pick_venue(&mut self) -> Option<usize> {
@@ -356,7 +378,15 @@ impl SymbolMarket {
 
     /// Sweep the lit venues that are up, best price first, for a background
     /// order. Our resting orders that get hit are reported as maker fills.
-    fn sweep(&mut self, ts: u64, sym: usize, aggressor: BookSide, qty: Qty, limit: Option<Px>, out: &mut Vec<MarketOut>) -> Qty {
+    fn sweep(
+        &mut self,
+        ts: u64,
+        sym: usize,
+        aggressor: BookSide,
+        qty: Qty,
+        limit: Option<Px>,
+        out: &mut Vec<MarketOut>,
+    ) -> Qty {
         let mut left = qty;
         while left > 0 {
             // Best venue for the aggressor right now.
@@ -388,11 +418,18 @@ impl SymbolMarket {
             // Take only the best level at this venue, then re-evaluate venues.
             let mut fills = std::mem::take(&mut self.scratch);
             fills.clear();
-            let done = self.venues[venue].book.take(aggressor, left, Some(price), |m| fills.push(m));
+            let done = self.venues[venue]
+                .book
+                .take(aggressor, left, Some(price), |m| fills.push(m));
             for &m in &fills {
-                self.tape.record_trade(ts, m.price, m.qty, aggressor == BookSide::Bid);
+                self.tape
+                    .record_trade(ts, m.price, m.qty, aggressor == BookSide::Bid);
                 if let Owner::Ours(child_id) = m.resting {
-                    let signed = if aggressor == BookSide::Bid { -(m.qty as f64) } else { m.qty as f64 };
+                    let signed = if aggressor == BookSide::Bid {
+                        -(m.qty as f64)
+                    } else {
+                        m.qty as f64
+                    };
                     self.impact.on_fill(ts, signed);
                     out.push(MarketOut::Fill {
                         child_id,
@@ -423,7 +460,7 @@ impl SymbolMarket {
         // Stochastic volatility: log-OU with a ten-minute memory gives clustering.
         let z1: f64 = self.rng.sample(StandardNormal);
         let kappa = 1.0 / 600.0;
-        self.log_vol += -kappa * self.log_vol * dt + 0.05 * dt.sqrt() * z1;
+        self.log_vol += -kappa * self.log_vol * dt + 0.02 * dt.sqrt() * z1;
         self.log_vol = self.log_vol.clamp(-1.5, 1.5);
         let shock = match self.vol_shock {
             Some((until, m)) if ts < until => m,
@@ -432,7 +469,8 @@ impl SymbolMarket {
         let shape = self.intraday_shape(ts, open, close);
         // 0.75: stochastic volatility and the intraday shape add variance on
         // top; this keeps realised daily volatility near the configured one.
-        let sigma = 0.75 * self.flow.sigma_ticks * rp.vol * shock * self.log_vol.exp() * shape.sqrt();
+        let sigma =
+            0.9 * self.flow.sigma_ticks * rp.vol * shock * self.log_vol.exp() * shape.sqrt();
         let z2: f64 = self.rng.sample(StandardNormal);
         let drift = rp.drift * self.flow.sigma_ticks * TRADING_SECONDS.sqrt() / TRADING_SECONDS;
         self.latent += drift * dt + sigma * dt.sqrt() * z2;
@@ -454,7 +492,11 @@ impl SymbolMarket {
             // from: when the latent price is above the mid, bids build up.
             let lean = ((efficient - mid) / hs.max(0.5)).clamp(-6.0, 6.0);
             let p_bid = 1.0 / (1.0 + (-0.8 * lean).exp());
-            let side = if self.rng.random::<f64>() < p_bid { BookSide::Bid } else { BookSide::Ask };
+            let side = if self.rng.random::<f64>() < p_bid {
+                BookSide::Bid
+            } else {
+                BookSide::Ask
+            };
             let offset = self.rng.sample::<f64, _>(Exp1) * self.flow.placement_ticks * rp.spread;
             // Orders are placed relative to the latent price, so the book leans
             // towards where the price is going.
@@ -462,22 +504,47 @@ impl SymbolMarket {
                 BookSide::Bid => (efficient - hs - offset + 0.5).floor() as Px,
                 BookSide::Ask => (efficient + hs + offset - 0.5).ceil() as Px,
             };
+            // Most patient orders join the best quote rather than improve it;
+            // the few that improve it move the quote towards the latent price.
+            let price = match (side, quote.bid, quote.ask) {
+                (BookSide::Bid, Some((b, _)), Some((a, _)))
+                    if price > b && price < a && self.rng.random::<f64>() < 0.6 =>
+                {
+                    b
+                }
+                (BookSide::Ask, Some((b, _)), Some((a, _)))
+                    if price < a && price > b && self.rng.random::<f64>() < 0.6 =>
+                {
+                    a
+                }
+                _ => price,
+            };
             let qty = self.draw_limit_size(rp.depth);
             let crossed = match side {
                 BookSide::Bid => quote.ask.is_some_and(|(a, _)| price >= a),
                 BookSide::Ask => quote.bid.is_some_and(|(b, _)| price <= b),
             };
-            let left = if crossed { qty - self.sweep(ts, sym, side, qty, Some(price), out) } else { qty };
+            let left = if crossed {
+                qty - self.sweep(ts, sym, side, qty, Some(price), out)
+            } else {
+                qty
+            };
             if left > 0 {
                 if let Some(v) = self.pick_venue() {
-                    self.venues[v].book.add(side, price, left, Owner::Background);
+                    self.venues[v]
+                        .book
+                        .add(side, price, left, Owner::Background);
                 }
             }
         } else if u < limit_rate + market_rate {
             // Direction leans towards the latent price: informed flow.
             let lean = ((efficient - mid) / hs.max(0.5)).clamp(-6.0, 6.0);
             let p_buy = 1.0 / (1.0 + (-1.2 * lean).exp());
-            let side = if self.rng.random::<f64>() < p_buy { BookSide::Bid } else { BookSide::Ask };
+            let side = if self.rng.random::<f64>() < p_buy {
+                BookSide::Bid
+            } else {
+                BookSide::Ask
+            };
             let qty = self.draw_market_size();
             // Protective limit: a market order never walks more than ~8 half
             // spreads through a thin book.
@@ -507,7 +574,11 @@ impl SymbolMarket {
                     }
                     x -= w;
                 }
-                let side = if self.rng.random::<bool>() { BookSide::Bid } else { BookSide::Ask };
+                let side = if self.rng.random::<bool>() {
+                    BookSide::Bid
+                } else {
+                    BookSide::Ask
+                };
                 let (lp, op) = (self.rng.random::<f64>(), self.rng.random::<f64>());
                 self.venues[venue].book.cancel_background(side, 25, lp, op);
             }
@@ -524,7 +595,10 @@ impl SymbolMarket {
         let mid_now = self.mid_ticks();
         self.tape.record_mid(ts, mid_now);
 
-        let rate = (limit_rate + market_rate + self.flow.cancel_rate_per_order * self.background_orders() as f64).max(1e-3);
+        let rate = (limit_rate
+            + market_rate
+            + self.flow.cancel_rate_per_order * self.background_orders() as f64)
+            .max(1e-3);
         let e: f64 = self.rng.sample(Exp1);
         self.next_flow_ts = ts + ((e / rate) * NS).max(1.0) as u64;
     }
@@ -540,10 +614,16 @@ impl SymbolMarket {
         // to fall (latent below mid), contra buyers when it is about to rise.
         let lean = ((efficient - mid) / hs).clamp(-6.0, 6.0);
         let p_contra_buyer = 1.0 / (1.0 + (-1.5 * lean).exp());
-        let contra = if self.dark_rng.random::<f64>() < p_contra_buyer { BookSide::Bid } else { BookSide::Ask };
+        let contra = if self.dark_rng.random::<f64>() < p_contra_buyer {
+            BookSide::Bid
+        } else {
+            BookSide::Ask
+        };
         let z: f64 = self.dark_rng.sample(StandardNormal);
         let size = ((self.flow.dark_size * (0.9 * z - 0.4).exp()).round() as Qty).max(1);
-        let Some(pool) = self.dark.as_mut() else { return };
+        let Some(pool) = self.dark.as_mut() else {
+            return;
+        };
         if !pool.up {
             return;
         }
@@ -551,8 +631,13 @@ impl SymbolMarket {
         pool.cross(contra, size, &mut crosses);
         let venue = self.venues.len();
         for c in crosses {
-            self.tape.record_trade(ts, mid.round() as Px, c.qty, contra == BookSide::Bid);
-            let signed = if contra == BookSide::Bid { -(c.qty as f64) } else { c.qty as f64 };
+            self.tape
+                .record_trade(ts, mid.round() as Px, c.qty, contra == BookSide::Bid);
+            let signed = if contra == BookSide::Bid {
+                -(c.qty as f64)
+            } else {
+                c.qty as f64
+            };
             self.impact.on_fill(ts, signed);
             out.push(MarketOut::Fill {
                 child_id: c.child_id,
@@ -583,7 +668,13 @@ impl Market {
             .enumerate()
             .map(|(i, s)| SymbolMarket::new(s, seed, i, open_ts))
             .collect();
-        Market { symbols, open_ts, close_ts, children: HashMap::new(), events: 0 }
+        Market {
+            symbols,
+            open_ts,
+            close_ts,
+            children: HashMap::new(),
+            events: 0,
+        }
     }
 
     /// Number of background events processed so far.
@@ -598,7 +689,11 @@ impl Market {
     /// Names and kinds of a symbol's venues, lit first then the dark pool.
     pub fn venues(&self, sym: usize) -> Vec<(String, VenueKind)> {
         let s = &self.symbols[sym];
-        let mut v: Vec<_> = s.venues.iter().map(|v| (v.name.clone(), VenueKind::Lit)).collect();
+        let mut v: Vec<_> = s
+            .venues
+            .iter()
+            .map(|v| (v.name.clone(), VenueKind::Lit))
+            .collect();
         if let Some(d) = &s.dark {
             v.push((d.name.clone(), VenueKind::Dark));
         }
@@ -658,15 +753,27 @@ impl Market {
 
     fn forget_finished(&mut self, start: usize, out: &[MarketOut]) {
         for o in &out[start..] {
-            if let MarketOut::Fill { child_id, symbol, venue, .. } = *o {
+            if let MarketOut::Fill {
+                child_id,
+                symbol,
+                venue,
+                ..
+            } = *o
+            {
                 let s = &self.symbols[symbol];
                 let still_resting = if venue < s.venues.len() {
                     self.children
                         .get(&child_id)
-                        .and_then(|loc| s.venues[venue].book.queue_ahead(loc.side, loc.price, child_id))
+                        .and_then(|loc| {
+                            s.venues[venue]
+                                .book
+                                .queue_ahead(loc.side, loc.price, child_id)
+                        })
                         .is_some()
                 } else {
-                    s.dark.as_ref().is_some_and(|d| d.resting().iter().any(|r| r.child_id == child_id))
+                    s.dark
+                        .as_ref()
+                        .is_some_and(|d| d.resting().iter().any(|r| r.child_id == child_id))
                 };
                 if !still_resting {
                     self.children.remove(&child_id);
@@ -702,8 +809,13 @@ impl Market {
                 let mut matches = Vec::new();
                 let done = v.book.take(side, qty, Some(price), |m| matches.push(m));
                 for m in &matches {
-                    s.tape.record_trade(ts, m.price, m.qty, side == BookSide::Bid);
-                    let signed = if side == BookSide::Bid { m.qty as f64 } else { -(m.qty as f64) };
+                    s.tape
+                        .record_trade(ts, m.price, m.qty, side == BookSide::Bid);
+                    let signed = if side == BookSide::Bid {
+                        m.qty as f64
+                    } else {
+                        -(m.qty as f64)
+                    };
                     s.impact.on_fill(ts, signed);
                     out.push(MarketOut::Fill {
                         child_id,
@@ -729,24 +841,54 @@ impl Market {
                 let left = qty - done;
                 if left > 0 {
                     if matches!(kind, ChildKind::Limit { .. }) {
-                        s.venues[venue].book.add(side, price, left, Owner::Ours(child_id));
-                        self.children.insert(child_id, ChildLocation { symbol: sym, venue, side, price });
+                        s.venues[venue]
+                            .book
+                            .add(side, price, left, Owner::Ours(child_id));
+                        self.children.insert(
+                            child_id,
+                            ChildLocation {
+                                symbol: sym,
+                                venue,
+                                side,
+                                price,
+                            },
+                        );
                     } else {
-                        out.push(MarketOut::Cancelled { child_id, qty: left });
+                        out.push(MarketOut::Cancelled {
+                            child_id,
+                            qty: left,
+                        });
                     }
                 }
                 Ok(())
             }
             ChildKind::MidPeg { min_qty } => {
                 if venue != lit {
-                    return Err(if venue < lit { SubmitError::WrongOrderType } else { SubmitError::UnknownVenue });
+                    return Err(if venue < lit {
+                        SubmitError::WrongOrderType
+                    } else {
+                        SubmitError::UnknownVenue
+                    });
                 }
                 let pool = s.dark.as_mut().ok_or(SubmitError::UnknownVenue)?;
                 if !pool.up {
                     return Err(SubmitError::VenueDown);
                 }
-                pool.add(DarkOrder { child_id, side, qty, min_qty: min_qty.clamp(1, qty) });
-                self.children.insert(child_id, ChildLocation { symbol: sym, venue, side, price: 0 });
+                pool.add(DarkOrder {
+                    child_id,
+                    side,
+                    qty,
+                    min_qty: min_qty.clamp(1, qty),
+                });
+                self.children.insert(
+                    child_id,
+                    ChildLocation {
+                        symbol: sym,
+                        venue,
+                        side,
+                        price: 0,
+                    },
+                );
                 Ok(())
             }
         }
@@ -758,7 +900,9 @@ impl Market {
         let loc = self.children.remove(&child_id)?;
         let s = &mut self.symbols[loc.symbol];
         if loc.venue < s.venues.len() {
-            s.venues[loc.venue].book.cancel_ours(loc.side, loc.price, child_id)
+            s.venues[loc.venue]
+                .book
+                .cancel_ours(loc.side, loc.price, child_id)
         } else {
             s.dark.as_mut()?.cancel(child_id)
         }
@@ -770,10 +914,18 @@ impl Market {
         let removed = if venue < s.venues.len() {
             let v = &mut s.venues[venue];
             v.up = up;
-            if up { Vec::new() } else { v.book.clear() }
+            if up {
+                Vec::new()
+            } else {
+                v.book.clear()
+            }
         } else if let Some(d) = s.dark.as_mut() {
             d.up = up;
-            if up { Vec::new() } else { d.clear() }
+            if up {
+                Vec::new()
+            } else {
+                d.clear()
+            }
         } else {
             Vec::new()
         };

@@ -30,11 +30,41 @@ pub struct RegimeParams {
 impl Regime {
     pub fn params(self) -> RegimeParams {
         match self {
-            Regime::Calm => RegimeParams { vol: 0.7, rate: 1.0, depth: 1.2, spread: 1.0, drift: 0.0 },
-            Regime::Volatile => RegimeParams { vol: 2.2, rate: 1.6, depth: 0.8, spread: 1.6, drift: 0.0 },
-            Regime::Thin => RegimeParams { vol: 1.3, rate: 0.6, depth: 0.3, spread: 2.5, drift: 0.0 },
-            Regime::TrendingUp => RegimeParams { vol: 1.0, rate: 1.2, depth: 1.0, spread: 1.0, drift: 2.0 },
-            Regime::TrendingDown => RegimeParams { vol: 1.0, rate: 1.2, depth: 1.0, spread: 1.0, drift: -2.0 },
+            Regime::Calm => RegimeParams {
+                vol: 0.7,
+                rate: 1.0,
+                depth: 1.2,
+                spread: 1.0,
+                drift: 0.0,
+            },
+            Regime::Volatile => RegimeParams {
+                vol: 2.2,
+                rate: 1.6,
+                depth: 0.8,
+                spread: 1.6,
+                drift: 0.0,
+            },
+            Regime::Thin => RegimeParams {
+                vol: 1.3,
+                rate: 0.6,
+                depth: 0.3,
+                spread: 2.5,
+                drift: 0.0,
+            },
+            Regime::TrendingUp => RegimeParams {
+                vol: 1.0,
+                rate: 1.2,
+                depth: 1.0,
+                spread: 1.0,
+                drift: 2.0,
+            },
+            Regime::TrendingDown => RegimeParams {
+                vol: 1.0,
+                rate: 1.2,
+                depth: 1.0,
+                spread: 1.0,
+                drift: -2.0,
+            },
         }
     }
 

@@ -48,7 +48,11 @@ impl TapeStats {
         let steps = (second - self.current_second).min(HISTORY_SECONDS as u64) as usize;
         for _ in 0..steps {
             self.head = (self.head + 1) % HISTORY_SECONDS;
-            self.buckets[self.head] = Bucket { volume: 0, signed: 0, mid };
+            self.buckets[self.head] = Bucket {
+                volume: 0,
+                signed: 0,
+                mid,
+            };
         }
         self.filled = (self.filled + steps).min(HISTORY_SECONDS);
         self.current_second = second;

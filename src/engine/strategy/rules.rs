@@ -40,21 +40,36 @@ mod tests {
         let p = params();
         let mid = START + 1_800_000_000_000;
         // On schedule at half time: work passively (mixed, dark allowed).
-        assert_eq!(schedule_following_action(&ctx(&p, mid, 5000.0), 5000.0, 5200.0), Action::Mixed);
+        assert_eq!(
+            schedule_following_action(&ctx(&p, mid, 5000.0), 5000.0, 5600.0),
+            Action::Mixed
+        );
         // Far behind: catch up.
-        assert_eq!(schedule_following_action(&ctx(&p, mid, 2000.0), 5000.0, 5200.0), Action::CatchUp);
+        assert_eq!(
+            schedule_following_action(&ctx(&p, mid, 2000.0), 5000.0, 5200.0),
+            Action::CatchUp
+        );
         // Ahead of the next checkpoint: wait.
-        assert_eq!(schedule_following_action(&ctx(&p, mid, 6000.0), 5000.0, 5200.0), Action::Wait);
+        assert_eq!(
+            schedule_following_action(&ctx(&p, mid, 6000.0), 5000.0, 5200.0),
+            Action::Wait
+        );
         // Last interval: finish aggressively.
         assert_eq!(
             schedule_following_action(&ctx(&p, END - 10_000_000_000, 9000.0), 9900.0, 10_000.0),
             Action::CatchUp
         );
         // Done: nothing to do.
-        assert_eq!(schedule_following_action(&ctx(&p, mid, 10_000.0), 5000.0, 5200.0), Action::Wait);
+        assert_eq!(
+            schedule_following_action(&ctx(&p, mid, 10_000.0), 5000.0, 5200.0),
+            Action::Wait
+        );
         // No dark pool: passive.
         let mut c = ctx(&p, mid, 5000.0);
         c.dark_available = false;
-        assert_eq!(schedule_following_action(&c, 5000.0, 5200.0), Action::Passive);
+        assert_eq!(
+            schedule_following_action(&c, 5000.0, 5600.0),
+            Action::Passive
+        );
     }
 }

@@ -23,7 +23,11 @@ impl Strategy for Vwap {
         let (from, to) = (day(ctx.anchor_ts), day(ctx.end));
         let remaining = (ctx.qty - ctx.anchor_filled).max(0.0);
         if to <= from {
-            return if t >= ctx.end { ctx.qty } else { ctx.anchor_filled };
+            return if t >= ctx.end {
+                ctx.qty
+            } else {
+                ctx.anchor_filled
+            };
         }
         let frac = ((day(t.min(ctx.end)) - from) / (to - from)).clamp(0.0, 1.0);
         ctx.anchor_filled + remaining * frac
