@@ -971,7 +971,21 @@ impl Engine {
         let ctx = self.context(i, &params, &[], dark_available);
         let interval_s = next_ts.saturating_sub(self.now) as f64 * 1e-9;
         let p = o.params.max_participation;
-        let cap = (p / (1.0 - p).max(0.01)) * ctx.volume_rate * interval_s.max(1.0);
+        let per_interval = (p / (1.0 - p).max(0.01)) * ctx.volume_rate * interval_s.max(1.0);
+        // Also stay within the participation control's window: with O ours and
+        // M market volume in the window, x more keeps (O+x)/(M+x) ≤ p.
+        let window = features::PARTICIPATION_WINDOW_NS;
+        let market_recent = self.market.symbols[sym]
+            .tape
+            .volume((window / 1_000_000_000) as usize) as f64;
+        let ours = self.orders[i].recent_volume(self.now, window) as f64;
+        let o = &self.orders[i];
+        let in_window = if market_recent > 0.0 {
+            ((p * market_recent - ours) / (1.0 - p).max(0.01)).max(0.0)
+        } else {
+            f64::MAX
+        };
+        let cap = per_interval.min(in_window);
         qty = qty.min(cap.max(1.0)).round();
         let limit_ticks = o
             .params
@@ -1007,7 +1021,12 @@ impl Engine {
             let working: usize = self.child_owner.len();
             let (our_recent, market_recent) = {
                 let window = features::PARTICIPATION_WINDOW_NS;
-                let ours = self.orders[i].recent_volume(self.now, window);
+                // Children already sent in this decision count as if filled.
+                let pending: Qty = sent
+                    .iter()
+                    .map(|(_, c): &(ChildSpec, ChildOrder)| c.qty)
+                    .sum();
+                let ours = self.orders[i].recent_volume(self.now, window) + pending;
                 (
                     ours,
                     self.market.symbols[sym]

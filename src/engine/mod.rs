@@ -4,10 +4,14 @@
 pub mod auth;
 pub mod core;
 pub mod features;
+pub mod hub;
+pub mod journal;
 pub mod market;
 pub mod orders;
 pub mod risk;
+pub mod runner;
 pub mod scenario;
+pub mod serve;
 pub mod strategy;
 pub mod tactics;
 

@@ -155,7 +155,7 @@ pub fn to_lots(units: f64, lot_size: f64) -> Option<Qty> {
     }
     let lots = units / lot_size;
     let rounded = lots.round();
-    if (lots - rounded).abs() > 1e-6 || rounded < 1.0 || rounded > 1e15 {
+    if (lots - rounded).abs() > 1e-6 || !(1.0..=1e15).contains(&rounded) {
         return None;
     }
     Some(rounded as Qty)
@@ -220,7 +220,8 @@ mod tests {
         let p = params();
         let c = Controls::default();
         assert!(check(&limit(5000, 1000), &ctx(&p, &c)).is_ok());
-        let cases: Vec<(Proposal, Box<dyn Fn(&mut CheckContext)>, &str)> = vec![
+        type Tweak = Box<dyn Fn(&mut CheckContext)>;
+        let cases: Vec<(Proposal, Tweak, &str)> = vec![
             (
                 limit(5011, 1000),
                 Box::new(|_| {}),

@@ -297,7 +297,11 @@ impl Scenario {
         if self.end_ts() <= self.start_ts() {
             bail!("session end is not after its start");
         }
-        if !(self.decision_interval_s >= 0.1) || !(self.market_summary_interval_s >= 0.1) {
+        if self.decision_interval_s.is_nan()
+            || self.market_summary_interval_s.is_nan()
+            || self.decision_interval_s < 0.1
+            || self.market_summary_interval_s < 0.1
+        {
             bail!("decision and summary intervals must be at least 0.1 s");
         }
         if self.symbols.is_empty() {

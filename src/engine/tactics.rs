@@ -216,6 +216,21 @@ fn aggressive(
             None => alloc.push((quotes[0].0, left)),
         }
     }
+    // Slivers below the minimum child size go with the first venue's clip.
+    let slivers: Qty = alloc
+        .iter()
+        .skip(1)
+        .filter(|(_, q)| *q < t.min_clip)
+        .map(|(_, q)| q)
+        .sum();
+    let first = alloc.first().map(|(v, _)| *v);
+    alloc.retain(|(v, q)| Some(*v) == first || *q >= t.min_clip);
+    if slivers > 0 {
+        match alloc.first_mut() {
+            Some(first) => first.1 += slivers,
+            None => alloc.push((quotes[0].0, slivers)),
+        }
+    }
     for (v, q) in alloc {
         for c in clips(q, t.max_clip) {
             out.push(Proposal {

@@ -9,6 +9,7 @@ pub type Ts = u64;
 /// Messages a client sends to the engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // decoded once, handled, dropped
 pub enum ClientMessage {
     Hello {
         protocol: u32,
@@ -30,6 +31,7 @@ pub enum ClientMessage {
 /// Messages the engine sends to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // decoded once, handled, dropped
 pub enum ServerMessage {
     Welcome(Welcome),
     Snapshot(Box<Snapshot>),

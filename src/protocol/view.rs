@@ -69,7 +69,7 @@ pub enum Applied {
     Gap { expected: u64, got: u64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionView {
     /// Last event applied.
     pub seq: u64,
@@ -111,6 +111,26 @@ impl Default for SessionView {
             alert_count: 0,
             index: HashMap::new(),
         }
+    }
+}
+
+/// Equality of what the view shows; the lookup index is an implementation detail.
+impl PartialEq for SessionView {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+            && self.ts == other.ts
+            && self.engine_id == other.engine_id
+            && self.session_id == other.session_id
+            && self.scenario == other.scenario
+            && self.seed == other.seed
+            && self.state == other.state
+            && self.state_reason == other.state_reason
+            && self.instruments == other.instruments
+            && self.contract == other.contract
+            && self.orders == other.orders
+            && self.markets == other.markets
+            && self.alerts == other.alerts
+            && self.alert_count == other.alert_count
     }
 }
 

@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(s.volume(2), 8);
         assert_eq!(s.flow(2), (2, 8));
         // Jump past the whole history: everything old is forgotten.
-        s.record_trade(5000_000_000_000, 1001, 1, true);
+        s.record_trade(5_000_000_000_000, 1001, 1, true);
         assert_eq!(s.volume(HISTORY_SECONDS), 1);
         assert_eq!(s.cum_volume, 9);
     }

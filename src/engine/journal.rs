@@ -1,0 +1,311 @@
+//! The journal: an append-only record of a session, written as it happens.
+//!
+//! Format (text, one record per line, greppable):
+//! ```text
+//! VIGIL-JOURNAL 1
+//! <crc32> {"type":"header", ...}
+//! <crc32> {"type":"event","seq":1,"ts":...,"event":{...}}     (exactly what clients receive)
+//! <crc32> {"type":"keyframe","seq":5000,"view":{...}}        (every KEYFRAME_EVERY events)
+//! ```
+//! `<crc32>` is the CRC-32 of the JSON text in 8 hex digits: a torn or
+//! corrupted record is detected, and reading stops there with the reason. The
+//! writer flushes to the OS before events are published to clients, so a
+//! `kill -9` never loses an event a client has seen.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{EventEnvelope, SessionView};
+
+pub const MAGIC: &str = "VIGIL-JOURNAL 1";
+pub const KEYFRAME_EVERY: u64 = 5000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalHeader {
+    pub format: u32,
+    pub engine_version: String,
+    pub engine_id: String,
+    pub session_id: String,
+    pub scenario: String,
+    pub seed: u64,
+    /// Models serving decisions (`name@hash`), empty when only rules ran.
+    pub model_ids: Vec<String>,
+    /// The scenario's TOML text, so a session can be re-simulated from its journal.
+    pub scenario_toml: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    Header(JournalHeader),
+    Event(EventEnvelope),
+    Keyframe { seq: u64, view: Box<SessionView> },
+}
+
+fn frame(json: &str) -> String {
+    format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes()))
+}
+
+pub struct JournalWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    since_keyframe: u64,
+}
+
+impl JournalWriter {
+    /// Create `<dir>/<session_id>.vigil` (or `-2`, `-3`… if taken).
+    pub fn create(dir: &Path, header: &JournalHeader) -> Result<JournalWriter> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut path = dir.join(format!("{}.vigil", header.session_id));
+        let mut n = 2;
+        while path.exists() {
+            path = dir.join(format!("{}-{n}.vigil", header.session_id));
+            n += 1;
+        }
+        Self::create_at(&path, header)
+    }
+
+    pub fn create_at(path: &Path, header: &JournalHeader) -> Result<JournalWriter> {
+        let file =
+            File::create(path).with_context(|| format!("creating journal {}", path.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        writeln!(out, "{MAGIC}")?;
+        let json = serde_json::to_string(&Record::Header(header.clone()))?;
+        out.write_all(frame(&json).as_bytes())?;
+        out.flush()?;
+        Ok(JournalWriter {
+            out,
+            path: path.to_path_buf(),
+            since_keyframe: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append an event, given as the JSON text clients receive.
+    pub fn append_event_json(&mut self, json: &str) -> Result<()> {
+        self.out.write_all(frame(json).as_bytes())?;
+        self.since_keyframe += 1;
+        Ok(())
+    }
+
+    /// Whether it is time for a keyframe.
+    pub fn keyframe_due(&self) -> bool {
+        self.since_keyframe >= KEYFRAME_EVERY
+    }
+
+    pub fn append_keyframe(&mut self, view: &SessionView) -> Result<()> {
+        let json = serde_json::to_string(&Record::Keyframe {
+            seq: view.seq,
+            view: Box::new(view.clone()),
+        })?;
+        self.out.write_all(frame(&json).as_bytes())?;
+        self.since_keyframe = 0;
+        Ok(())
+    }
+
+    /// Hand everything written so far to the operating system.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// Why reading stopped before the end of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truncation {
+    pub line: usize,
+    pub byte_offset: u64,
+    pub reason: String,
+}
+
+/// A journal read back: everything up to the last good record.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub header: JournalHeader,
+    pub records: Vec<Record>,
+    pub truncated: Option<Truncation>,
+}
+
+impl Journal {
+    pub fn events(&self) -> impl Iterator<Item = &EventEnvelope> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Event(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    pub fn open(path: &Path) -> Result<Journal> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Self::read(BufReader::new(file), &path.display().to_string())
+    }
+
+    pub fn read(mut input: impl BufRead, origin: &str) -> Result<Journal> {
+        let mut first = String::new();
+        let mut limited = (&mut input).take(64);
+        limited.read_line(&mut first)?;
+        if first.trim_end() != MAGIC {
+            bail!("{origin} is not a vigil journal (it does not start with \"{MAGIC}\")");
+        }
+        let mut offset = first.len() as u64;
+        let mut line_no = 1;
+        let mut header = None;
+        let mut records = Vec::new();
+        let mut truncated = None;
+        let mut buf = Vec::new();
+        let mut last_seq = 0;
+        loop {
+            buf.clear();
+            let n = input.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            let stop = |reason: String| Truncation {
+                line: line_no,
+                byte_offset: offset,
+                reason,
+            };
+            if buf.last() != Some(&b'\n') {
+                truncated = Some(stop("the last record is cut short (no end of line)".into()));
+                break;
+            }
+            let line = match std::str::from_utf8(&buf[..buf.len() - 1]) {
+                Ok(l) => l,
+                Err(_) => {
+                    truncated = Some(stop("record is not UTF-8".into()));
+                    break;
+                }
+            };
+            let (crc, json) = match line.split_once(' ') {
+                Some((c, j)) if c.len() == 8 => (c, j),
+                _ => {
+                    truncated = Some(stop("record has no checksum".into()));
+                    break;
+                }
+            };
+            if u32::from_str_radix(crc, 16).ok() != Some(crc32fast::hash(json.as_bytes())) {
+                truncated = Some(stop("checksum mismatch (corrupt record)".into()));
+                break;
+            }
+            let record: Record = match serde_json::from_str(json) {
+                Ok(r) => r,
+                Err(e) => {
+                    truncated = Some(stop(format!("undecodable record: {e}")));
+                    break;
+                }
+            };
+            match &record {
+                Record::Header(h) if header.is_none() => header = Some(h.clone()),
+                Record::Header(_) => {
+                    truncated = Some(stop("second header".into()));
+                    break;
+                }
+                Record::Event(e) => {
+                    if header.is_none() {
+                        bail!("{origin}: events before the header");
+                    }
+                    if last_seq != 0 && e.seq != last_seq + 1 {
+                        truncated = Some(stop(format!("sequence gap: {} after {last_seq}", e.seq)));
+                        break;
+                    }
+                    last_seq = e.seq;
+                }
+                Record::Keyframe { .. } => {}
+            }
+            records.push(record);
+            offset += n as u64;
+        }
+        let header =
+            header.ok_or_else(|| anyhow::anyhow!("{origin}: the journal has no header"))?;
+        Ok(Journal {
+            header,
+            records,
+            truncated,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{EngineState, Event};
+
+    fn header() -> JournalHeader {
+        JournalHeader {
+            format: 1,
+            engine_version: "test".into(),
+            engine_id: "e".into(),
+            session_id: "s-1".into(),
+            scenario: "calm".into(),
+            seed: 1,
+            model_ids: vec![],
+            scenario_toml: String::new(),
+        }
+    }
+
+    fn event(seq: u64) -> String {
+        crate::protocol::encode(&crate::protocol::ServerMessage::Event(EventEnvelope {
+            seq,
+            ts: seq * 10,
+            event: Event::EngineState {
+                state: EngineState::Running,
+                reason: None,
+            },
+        }))
+    }
+
+    #[test]
+    fn round_trip_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = JournalWriter::create(dir.path(), &header()).unwrap();
+        for s in 1..=3 {
+            w.append_event_json(&event(s)).unwrap();
+        }
+        w.flush().unwrap();
+        let path = w.path().to_path_buf();
+        drop(w);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.events().count(), 3);
+        assert!(j.truncated.is_none());
+        // Cut the file in the middle of the last record.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.events().count(), 2);
+        let t = j.truncated.unwrap();
+        assert!(t.reason.contains("cut short"), "{t:?}");
+        assert_eq!(t.line, 5);
+        // Flip a byte inside the second event: reading stops before it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let second = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(2)
+            .unwrap()
+            .0
+            + 20;
+        bytes[second] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.events().count(), 1);
+        assert!(j.truncated.unwrap().reason.contains("checksum"));
+    }
+
+    #[test]
+    fn not_a_journal_is_a_clear_error() {
+        let err = Journal::read(&b"hello world\n"[..], "notes.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a vigil journal"), "{err}");
+        let err = Journal::read(&b""[..], "empty").unwrap_err().to_string();
+        assert!(err.contains("not a vigil journal"), "{err}");
+    }
+}

@@ -1,0 +1,324 @@
+//! Runs the engine core on its own thread: paces the simulated clock against
+//! wall time, applies commands between events, writes the journal, and
+//! publishes encoded events to the hub. The core never waits for a client.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use tokio::sync::{oneshot, watch};
+
+use super::core::{CommandOutcome, Engine};
+use super::journal::JournalWriter;
+use crate::protocol::{encode, Command, Role, ServerMessage};
+
+/// Encoded events kept for clients that resume or fall behind.
+pub const LOG_CAPACITY: usize = 200_000;
+/// Largest batch of events processed before publishing.
+const BATCH: usize = 2048;
+/// Longest time events wait before being published when running flat out.
+const MAX_BATCH_DELAY: Duration = Duration::from_millis(5);
+
+/// Requests to the engine thread.
+#[allow(clippy::large_enum_variant)] // short-lived, one per request
+pub enum Control {
+    Command {
+        id: String,
+        user: String,
+        role: Role,
+        command: Command,
+        reply: oneshot::Sender<CommandOutcome>,
+    },
+    /// A snapshot consistent with a sequence number: (seq, encoded snapshot message).
+    Snapshot {
+        reply: oneshot::Sender<(u64, Arc<str>)>,
+    },
+    Shutdown,
+}
+
+/// Events already encoded, shared with the hub.
+pub struct EventLog {
+    events: VecDeque<(u64, Arc<str>)>,
+    capacity: usize,
+}
+
+impl EventLog {
+    fn new(capacity: usize) -> Self {
+        EventLog {
+            events: VecDeque::with_capacity(capacity.min(1 << 16)),
+            capacity,
+        }
+    }
+
+    fn push(&mut self, seq: u64, frame: Arc<str>) {
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back((seq, frame));
+    }
+
+    /// Oldest sequence number still held.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.events.front().map(|(s, _)| *s)
+    }
+
+    /// Frames with seq ≥ `from`, up to `max` of them, or None if `from` is no longer held.
+    pub fn read_from(&self, from: u64, max: usize) -> Option<Vec<(u64, Arc<str>)>> {
+        let first = match self.first_seq() {
+            Some(f) => f,
+            None => return if from <= 1 { Some(Vec::new()) } else { None },
+        };
+        if from < first {
+            return None;
+        }
+        let start = (from - first) as usize;
+        Some(self.events.iter().skip(start).take(max).cloned().collect())
+    }
+}
+
+/// What the hub shares with the engine thread.
+pub struct Shared {
+    pub log: Mutex<EventLog>,
+    /// Last published seq; the hub's connection tasks wait on it.
+    pub published: watch::Sender<u64>,
+    /// Simulated time of the last published event (for heartbeats).
+    pub sim_ts: AtomicU64,
+    pub engine_id: String,
+    pub session_id: String,
+}
+
+/// A handle on a running engine thread.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub control: mpsc::Sender<Control>,
+    pub shared: Arc<Shared>,
+}
+
+impl EngineHandle {
+    pub async fn command(
+        &self,
+        id: &str,
+        user: &str,
+        role: Role,
+        command: Command,
+    ) -> Option<CommandOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Command {
+                id: id.into(),
+                user: user.into(),
+                role,
+                command,
+                reply: tx,
+            })
+            .ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn snapshot(&self) -> Option<(u64, Arc<str>)> {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Snapshot { reply: tx }).ok()?;
+        rx.await.ok()
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.control.send(Control::Shutdown);
+    }
+}
+
+pub struct RunnerOptions {
+    /// Simulated seconds per wall second; ≥ 1e6 runs as fast as possible.
+    pub speed: f64,
+    pub journal: Option<JournalWriter>,
+}
+
+/// Start the engine on its own thread.
+pub fn spawn(
+    engine: Engine,
+    opts: RunnerOptions,
+) -> Result<(EngineHandle, std::thread::JoinHandle<Result<()>>)> {
+    let (tx, rx) = mpsc::channel();
+    let view = engine.view();
+    let shared = Arc::new(Shared {
+        log: Mutex::new(EventLog::new(LOG_CAPACITY)),
+        published: watch::channel(0).0,
+        sim_ts: AtomicU64::new(engine.now()),
+        engine_id: view.engine_id.clone(),
+        session_id: view.session_id.clone(),
+    });
+    let handle = EngineHandle {
+        control: tx,
+        shared: shared.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("vigil-engine".into())
+        .spawn(move || Runner::new(engine, opts, shared).run(rx))?;
+    Ok((handle, thread))
+}
+
+struct Runner {
+    engine: Engine,
+    speed: f64,
+    journal: Option<JournalWriter>,
+    shared: Arc<Shared>,
+    pending: Vec<(u64, Arc<str>)>,
+    wall_start: Instant,
+    sim_start: u64,
+}
+
+impl Runner {
+    fn new(engine: Engine, opts: RunnerOptions, shared: Arc<Shared>) -> Self {
+        let sim_start = engine.now();
+        Runner {
+            engine,
+            speed: opts.speed,
+            journal: opts.journal,
+            shared,
+            pending: Vec::new(),
+            wall_start: Instant::now(),
+            sim_start,
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Control>) -> Result<()> {
+        self.collect()?;
+        self.publish()?;
+        let mut last_publish = Instant::now();
+        loop {
+            // Commands first: they apply between events.
+            loop {
+                match rx.try_recv() {
+                    Ok(c) => {
+                        if !self.handle(c)? {
+                            return self.finish();
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return self.finish(),
+                }
+            }
+            let Some(next) = self.engine.next_ts() else {
+                // Session over: keep serving snapshots and commands.
+                self.publish()?;
+                match rx.recv() {
+                    Ok(c) => {
+                        if !self.handle(c)? {
+                            return self.finish();
+                        }
+                        continue;
+                    }
+                    Err(_) => return self.finish(),
+                }
+            };
+            if self.speed < 1e6 {
+                let due = self.wall_start
+                    + Duration::from_secs_f64(
+                        next.saturating_sub(self.sim_start) as f64 * 1e-9 / self.speed,
+                    );
+                let now = Instant::now();
+                if due > now {
+                    self.publish()?;
+                    last_publish = Instant::now();
+                    match rx.recv_timeout(due - now) {
+                        Ok(c) => {
+                            if !self.handle(c)? {
+                                return self.finish();
+                            }
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return self.finish(),
+                    }
+                }
+            }
+            self.engine.step();
+            self.collect()?;
+            if self.pending.len() >= BATCH || last_publish.elapsed() >= MAX_BATCH_DELAY {
+                self.publish()?;
+                last_publish = Instant::now();
+            }
+        }
+    }
+
+    /// Apply one control message. Returns false on shutdown.
+    fn handle(&mut self, c: Control) -> Result<bool> {
+        match c {
+            Control::Command {
+                id,
+                user,
+                role,
+                command,
+                reply,
+            } => {
+                let outcome = self.engine.apply_command(&id, &user, role, &command);
+                self.collect()?;
+                // The journal holds the command before the client hears of it.
+                self.publish()?;
+                let _ = reply.send(outcome);
+            }
+            Control::Snapshot { reply } => {
+                self.collect()?;
+                self.publish()?;
+                let view = self.engine.view();
+                let frame: Arc<str> =
+                    encode(&ServerMessage::Snapshot(Box::new(view.clone()))).into();
+                let _ = reply.send((view.seq, frame));
+            }
+            Control::Shutdown => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Encode new events and append them to the journal buffer.
+    fn collect(&mut self) -> Result<()> {
+        let mut keyframe = false;
+        for env in self.engine.drain_events() {
+            let seq = env.seq;
+            let ts = env.ts;
+            let frame: Arc<str> = encode(&ServerMessage::Event(env)).into();
+            if let Some(j) = self.journal.as_mut() {
+                j.append_event_json(&frame)?;
+                keyframe |= j.keyframe_due();
+            }
+            self.shared.sim_ts.store(ts, Ordering::Relaxed);
+            self.pending.push((seq, frame));
+        }
+        if keyframe {
+            let view = self.engine.view().clone();
+            if let Some(j) = self.journal.as_mut() {
+                j.append_keyframe(&view)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flush the journal, then make pending events visible to clients.
+    fn publish(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.flush()?;
+        }
+        let last = self.pending.last().map(|(s, _)| *s).unwrap_or(0);
+        {
+            let mut log = self.shared.log.lock().expect("event log lock");
+            for (seq, frame) in self.pending.drain(..) {
+                log.push(seq, frame);
+            }
+        }
+        self.shared.published.send_replace(last);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.collect()?;
+        self.publish()?;
+        if let Some(j) = self.journal.as_mut() {
+            j.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! Shared helpers for end-to-end tests: a real engine on a loopback port and
+//! a real WebSocket client.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vigil::engine::hub::Tokens;
+use vigil::engine::serve::{self, RunningEngine, ServeOptions};
+use vigil::engine::Scenario;
+use vigil::protocol::*;
+
+pub const TRADER: &str = "trader-token";
+pub const VIEWER: &str = "viewer-token";
+
+pub async fn start_engine(
+    scenario: &str,
+    seed: u64,
+    speed: f64,
+    record: Option<std::path::PathBuf>,
+) -> RunningEngine {
+    let mut tokens = Tokens::default();
+    tokens.add(TRADER, "alice", Role::Trader).unwrap();
+    tokens.add(VIEWER, "bob", Role::Viewer).unwrap();
+    serve::start(ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        scenario: Scenario::load(scenario).unwrap(),
+        seed: Some(seed),
+        speed,
+        record,
+        tokens,
+        engine_id: "test-engine".into(),
+    })
+    .await
+    .unwrap()
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Every event received, in order.
+    pub events: Vec<EventEnvelope>,
+    pub view: SessionView,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Client {
+            ws,
+            events: Vec::new(),
+            view: SessionView::new(),
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text.to_string())).await.unwrap();
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) {
+        let text = encode(msg);
+        self.send_text(&text).await;
+    }
+
+    /// Next message from the engine (any type); events are also recorded and applied.
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
+                .await
+                .expect("engine went silent")
+                .expect("connection closed")
+                .expect("websocket error");
+            let text = match msg {
+                Message::Text(t) => t.to_string(),
+                Message::Close(f) => panic!("closed by engine: {f:?}"),
+                _ => continue,
+            };
+            let m = decode_server(&text).unwrap_or_else(|e| panic!("undecodable {text}: {e}"));
+            match &m {
+                ServerMessage::Event(env) => {
+                    self.view.apply(env);
+                    self.events.push(env.clone());
+                }
+                ServerMessage::Snapshot(s) => self.view = (**s).clone(),
+                _ => {}
+            }
+            return m;
+        }
+    }
+
+    /// Receive until `pred` matches a message, returning it.
+    pub async fn until(&mut self, mut pred: impl FnMut(&ServerMessage) -> bool) -> ServerMessage {
+        loop {
+            let m = self.recv().await;
+            if pred(&m) {
+                return m;
+            }
+        }
+    }
+
+    /// hello → welcome (→ snapshot when not resuming).
+    pub async fn hello(&mut self, token: &str, resume_from: Option<u64>) -> Welcome {
+        self.send(&ClientMessage::Hello {
+            protocol: 1,
+            token: token.into(),
+            resume_from,
+        })
+        .await;
+        match self.recv().await {
+            ServerMessage::Welcome(w) => {
+                if w.resume == ResumeMode::Snapshot {
+                    match self.recv().await {
+                        ServerMessage::Snapshot(_) => {}
+                        other => panic!("expected snapshot, got {other:?}"),
+                    }
+                }
+                w
+            }
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    /// Send a command and wait for its ack.
+    pub async fn command(&mut self, id: &str, command: Command) -> Ack {
+        self.send(&ClientMessage::Command {
+            id: id.into(),
+            command,
+        })
+        .await;
+        match self
+            .until(|m| matches!(m, ServerMessage::Ack(a) if a.id == id))
+            .await
+        {
+            ServerMessage::Ack(a) => a,
+            _ => unreachable!(),
+        }
+    }
+}
