@@ -5,6 +5,7 @@
 //! both speak `protocol`. `model` holds the feature/action contract they share
 //! with the training code.
 
+pub mod bench;
 pub mod engine;
 pub mod model;
 pub mod protocol;

@@ -24,6 +24,8 @@ struct Cli {
 enum Commands {
     /// Run the execution engine on the market simulator and serve clients over WebSocket.
     Engine(EngineArgs),
+    /// Measure simulator throughput, event encoding and command round trips.
+    Bench,
 }
 
 #[derive(clap::Args)]
@@ -69,6 +71,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
         Commands::Engine(args) => rt.block_on(run_engine(args)),
+        Commands::Bench => rt.block_on(vigil::bench::run_all()),
     }
 }
 

@@ -1213,7 +1213,8 @@ impl Engine {
                     };
                     let spec = &self.market.symbols[symbol].spec;
                     let (tick, lot) = (spec.tick_size, spec.lot_size);
-                    let (venue_name, venue_kind) = self.market.venues(symbol)[venue].clone();
+                    let (venue_name, venue_kind) = self.market.venue(symbol, venue);
+                    let venue_name = venue_name.to_string();
                     let ord = &mut self.orders[i];
                     let qty = qty.min(ord.remaining());
                     if qty <= 0 {

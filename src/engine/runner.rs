@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::core::{CommandOutcome, Engine};
 use super::journal::JournalWriter;
-use crate::protocol::{encode, Command, Role, ServerMessage};
+use crate::protocol::{encode, encode_into, Command, Role, ServerMessage};
 
 /// Encoded events kept for clients that resume or fall behind.
 pub const LOG_CAPACITY: usize = 200_000;
@@ -166,6 +166,8 @@ struct Runner {
     pending: Vec<(u64, Arc<str>)>,
     wall_start: Instant,
     sim_start: u64,
+    /// Reused encoding buffer.
+    buf: Vec<u8>,
 }
 
 impl Runner {
@@ -179,6 +181,7 @@ impl Runner {
             pending: Vec::new(),
             wall_start: Instant::now(),
             sim_start,
+            buf: Vec::with_capacity(4096),
         }
     }
 
@@ -274,10 +277,14 @@ impl Runner {
     /// Encode new events and append them to the journal buffer.
     fn collect(&mut self) -> Result<()> {
         let mut keyframe = false;
+        let mut buf = std::mem::take(&mut self.buf);
         for env in self.engine.drain_events() {
             let seq = env.seq;
             let ts = env.ts;
-            let frame: Arc<str> = encode(&ServerMessage::Event(env)).into();
+            encode_into(&ServerMessage::Event(env), &mut buf);
+            let frame: Arc<str> = std::str::from_utf8(&buf)
+                .expect("serde_json writes UTF-8")
+                .into();
             if let Some(j) = self.journal.as_mut() {
                 j.append_event_json(&frame)?;
                 keyframe |= j.keyframe_due();
@@ -285,6 +292,7 @@ impl Runner {
             self.shared.sim_ts.store(ts, Ordering::Relaxed);
             self.pending.push((seq, frame));
         }
+        self.buf = buf;
         if keyframe {
             let view = self.engine.view().clone();
             if let Some(j) = self.journal.as_mut() {

@@ -90,7 +90,17 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, DecodeError> {
 
 /// Encode any protocol message as one JSON text frame.
 pub fn encode<T: Serialize>(msg: &T) -> String {
-    // Serialising these types cannot fail: no maps with non-string keys and
+    let mut buf = Vec::with_capacity(512);
+    encode_into(msg, &mut buf);
+    // serde_json writes only valid UTF-8.
+    String::from_utf8(buf).expect("serde_json output is UTF-8")
+}
+
+/// Encode into a reusable buffer (cleared first): the hot path of the
+/// engine, which encodes every event once.
+pub fn encode_into<T: Serialize>(msg: &T, buf: &mut Vec<u8>) {
+    buf.clear();
+    // Serialising these types cannot fail: no maps with non-string keys, and
     // non-finite floats are written as null by serde_json.
-    serde_json::to_string(msg).expect("protocol messages always serialise")
+    serde_json::to_writer(&mut *buf, msg).expect("protocol messages always serialise");
 }

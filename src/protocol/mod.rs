@@ -11,7 +11,7 @@ pub mod codec;
 pub mod messages;
 pub mod view;
 
-pub use codec::{decode_client, decode_server, encode, DecodeError, MAX_FRAME_BYTES};
+pub use codec::{decode_client, decode_server, encode, encode_into, DecodeError, MAX_FRAME_BYTES};
 pub use messages::*;
 pub use view::SessionView;
 

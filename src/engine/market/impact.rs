@@ -46,6 +46,11 @@ impl ImpactModel {
     }
 
     fn decay_to(&mut self, ts: u64) {
+        // Nothing to decay (the usual case: we have not traded this symbol).
+        if self.net_volume == 0.0 {
+            self.last_ts = self.last_ts.max(ts);
+            return;
+        }
         if ts > self.last_ts {
             let dt = (ts - self.last_ts) as f64 * 1e-9;
             self.net_volume *= (-dt / self.tau_s).exp();

@@ -467,7 +467,7 @@ impl SymbolMarket {
             _ => 1.0,
         };
         let shape = self.intraday_shape(ts, open, close);
-        // 0.75: stochastic volatility and the intraday shape add variance on
+        // 0.9: stochastic volatility and the intraday shape add variance on
         // top; this keeps realised daily volatility near the configured one.
         let sigma =
             0.9 * self.flow.sigma_ticks * rp.vol * shock * self.log_vol.exp() * shape.sqrt();
@@ -698,6 +698,18 @@ impl Market {
             v.push((d.name.clone(), VenueKind::Dark));
         }
         v
+    }
+
+    /// Name and kind of one venue without allocating (hot path: every fill).
+    pub fn venue(&self, sym: usize, venue: usize) -> (&str, VenueKind) {
+        let s = &self.symbols[sym];
+        match s.venues.get(venue) {
+            Some(v) => (&v.name, VenueKind::Lit),
+            None => (
+                s.dark.as_ref().map(|d| d.name.as_str()).unwrap_or("?"),
+                VenueKind::Dark,
+            ),
+        }
     }
 
     pub fn venue_index(&self, sym: usize, name: &str) -> Option<usize> {
