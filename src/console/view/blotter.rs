@@ -11,22 +11,22 @@ use crate::protocol::{OrderState, Side};
 
 /// (title, width) of each column; the progress bar takes what is left.
 const COLUMNS: [(&str, u16); 14] = [
-    ("ID", 8),
-    ("SYM", 7),
-    ("SIDE", 5),
-    ("QTY", 9),
-    ("FILL%", 6),
-    ("PROGRESS vs SCHEDULE", 0),
-    ("SCHED", 7),
-    ("AVG PX", 10),
-    ("SLIP", 7),
-    ("STRATEGY", 10),
-    ("STATE", 10),
-    ("LAST ACTION", 11),
-    ("CONF", 5),
-    ("FLAGS", 8),
+    ("ID", 7),
+    ("SYM", 6),
+    ("SIDE", 4),
+    ("QTY", 8),
+    ("FILL%", 5),
+    ("PROGRESS", 0),
+    ("SCHED", 6),
+    ("AVG PX", 9),
+    ("SLIP", 6),
+    ("STRATEGY", 9),
+    ("STATE", 11),
+    ("LAST ACT", 10),
+    ("CONF", 4),
+    ("FLAGS", 6),
 ];
-const BAR_MIN: u16 = 8;
+const BAR_MIN: u16 = 6;
 const BAR_MAX: u16 = 30;
 
 fn widths(total: u16) -> [u16; 14] {

@@ -45,7 +45,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ])
     .areas(body);
     let [blotter_area, alerts_area] =
-        Layout::horizontal([Constraint::Percentage(70), Constraint::Percentage(30)]).areas(top);
+        Layout::horizontal([Constraint::Min(60), Constraint::Percentage(28)]).areas(top);
     let rows = app.visible_orders();
     blotter::render(app, &rows, blotter_area, buf);
     alerts::render(app, alerts_area, buf);
