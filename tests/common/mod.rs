@@ -168,10 +168,13 @@ pub fn decision(id: &str, action: &str, confidence: f64) -> Event {
 }
 
 pub fn market(symbol: &str, mid: f64) -> Event {
+    // Prices sit on the tick grid, as the engine sends them.
+    let tick = |x: f64| (x * 100.0).round() / 100.0;
+    let mid = tick(mid);
     Event::Market(MarketSummary {
         symbol: symbol.into(),
-        bid: Some(mid - 0.01),
-        ask: Some(mid + 0.01),
+        bid: Some(tick(mid - 0.01)),
+        ask: Some(tick(mid + 0.01)),
         bid_size: 500.0,
         ask_size: 700.0,
         last: Some(mid),
