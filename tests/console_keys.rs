@@ -148,7 +148,7 @@ fn selection_follows_the_order_not_the_row() {
 #[test]
 fn command_line_sends_validated_commands() {
     let mut app = trader();
-    let mut type_line = |app: &mut App, line: &str| {
+    let type_line = |app: &mut App, line: &str| {
         let mut ks = vec![press(':')];
         ks.extend(line.chars().map(press));
         ks.push(code(KeyCode::Enter));
