@@ -81,6 +81,20 @@ fn ingest(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    // Per-kind decode cost, to see where ingest time goes.
+    let mut fx = Fx::new();
+    let mut kinds = c.benchmark_group("decode");
+    for (name, ev) in [
+        ("market", market("ACME", 100.23)),
+        ("progress", progress("P-17", 420.0, 500.0, 100.01, 1.2)),
+        ("fill", fill("P-17", 100.02, 100.0)),
+        ("decision", decision("P-17", "passive", 0.8)),
+    ] {
+        let frame = encode(&fx.ev(ev));
+        kinds.bench_function(name, |b| b.iter(|| decode_frame(&frame).unwrap()));
+    }
+    kinds.finish();
 }
 
 fn render_frame(c: &mut Criterion) {
