@@ -6,6 +6,7 @@
 //! with the training code.
 
 pub mod bench;
+pub mod console;
 pub mod engine;
 pub mod model;
 pub mod protocol;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+use vigil::console::{run_console, ConsoleOptions};
 use vigil::engine::hub::Tokens;
 use vigil::engine::serve::{self, ServeOptions};
 use vigil::engine::Scenario;
@@ -22,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
+    /// An embedded engine on the default scenario with the console attached: the quickest look.
+    Demo(DemoArgs),
+    /// The terminal console, attached to a running engine.
+    Console(ConsoleArgs),
     /// Run the execution engine on the market simulator and serve clients over WebSocket.
     Engine(EngineArgs),
     /// Measure simulator throughput, event encoding and command round trips.
@@ -29,22 +34,64 @@ enum Commands {
 }
 
 #[derive(clap::Args)]
-struct EngineArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    listen: String,
+struct MarketArgs {
     /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file.
     #[arg(long, default_value = "default")]
     scenario: String,
     /// Seed of the simulator (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Simulated seconds per wall second; 1e6 or more runs as fast as possible.
-    #[arg(long, default_value_t = 1.0)]
-    speed: f64,
     /// Write a journal of the session into this directory.
     #[arg(long)]
     record: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct LookArgs {
+    /// Colour theme: dark, light, high-contrast, colorblind, or NAME.toml in the themes directory.
+    #[arg(long, default_value = "dark")]
+    theme: String,
+    /// Keymap file (TOML) rebinding the default keys.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Directory holding NAME.toml themes (default ./themes if present).
+    #[arg(long)]
+    themes_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    market: MarketArgs,
+    /// Simulated seconds per wall second (100: a trading day in about four minutes).
+    #[arg(long, default_value_t = 100.0)]
+    speed: f64,
+    #[command(flatten)]
+    look: LookArgs,
+}
+
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    /// WebSocket URL of the engine.
+    #[arg(default_value = "ws://127.0.0.1:7878")]
+    url: String,
+    /// Access token (trader or viewer).
+    #[arg(long, env = "VIGIL_TOKEN", default_value = "")]
+    token: String,
+    #[command(flatten)]
+    look: LookArgs,
+}
+
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: String,
+    #[command(flatten)]
+    market: MarketArgs,
+    /// Simulated seconds per wall second; 1e6 or more runs as fast as possible.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
     /// Token that grants the trader role.
     #[arg(long, env = "VIGIL_TOKEN")]
     token: Option<String>,
@@ -60,26 +107,74 @@ struct EngineArgs {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The console owns the terminal: only headless commands log to stderr.
+    if matches!(cli.command, Commands::Engine(_) | Commands::Bench) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
+        Commands::Demo(args) => rt.block_on(run_demo(args)),
+        Commands::Console(args) => rt.block_on(run_console(console_options(
+            args.url, args.token, args.look,
+        ))),
         Commands::Engine(args) => rt.block_on(run_engine(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
     }
 }
 
-async fn run_engine(args: EngineArgs) -> Result<()> {
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        bail!("--speed must be a positive number, got {}", args.speed);
+fn console_options(url: String, token: String, look: LookArgs) -> ConsoleOptions {
+    let mut opts = ConsoleOptions::new(url, token);
+    opts.theme = look.theme;
+    opts.keys = look.keys;
+    if look.themes_dir.is_some() {
+        opts.themes_dir = look.themes_dir;
     }
-    let scenario = Scenario::load(&args.scenario)?;
+    opts
+}
+
+fn check_speed(speed: f64) -> Result<()> {
+    if !(speed.is_finite() && speed > 0.0) {
+        bail!("--speed must be a positive number, got {speed}");
+    }
+    Ok(())
+}
+
+async fn run_demo(args: DemoArgs) -> Result<()> {
+    check_speed(args.speed)?;
+    let scenario = Scenario::load(&args.market.scenario)?;
+    // A one-off token: the embedded engine listens on loopback only.
+    let token = format!("demo-{:016x}", rand::random::<u64>());
+    let mut tokens = Tokens::default();
+    tokens.add(&token, "demo-trader", Role::Trader)?;
+    let running = serve::start(ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        scenario,
+        seed: args.market.seed,
+        speed: args.speed,
+        record: args.market.record,
+        tokens,
+        engine_id: "vigil-demo".into(),
+    })
+    .await?;
+    // The console attaches through the same WebSocket path as any client.
+    let result = run_console(console_options(running.url(), token, args.look)).await;
+    running.handle.shutdown();
+    if let Some(j) = &running.journal {
+        println!("session recorded to {}", j.display());
+    }
+    result
+}
+
+async fn run_engine(args: EngineArgs) -> Result<()> {
+    check_speed(args.speed)?;
+    let scenario = Scenario::load(&args.market.scenario)?;
     let mut tokens = Tokens::default();
     if let Some(t) = &args.token {
         tokens.add(t, "trader", Role::Trader)?;
@@ -96,9 +191,9 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
     let running = serve::start(ServeOptions {
         listen: args.listen,
         scenario,
-        seed: args.seed,
+        seed: args.market.seed,
         speed: args.speed,
-        record: args.record,
+        record: args.market.record,
         tokens,
         engine_id: args.engine_id,
     })

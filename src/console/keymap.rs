@@ -1,0 +1,321 @@
+//! Key bindings: k9s/btop-style defaults, rebindable from a TOML file
+//! (`--keys FILE`):
+//!
+//! ```toml
+//! [keys]
+//! kill_switch = ["ctrl-k"]
+//! down = ["j", "Down", "n"]
+//! ```
+//! Listing an action replaces all of its default keys.
+
+use std::collections::HashMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+macro_rules! actions {
+    ($($variant:ident => $name:literal, [$($key:literal),*], $help:literal;)*) => {
+        /// Everything a key can do in the normal (blotter) mode.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action { $($variant,)* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            /// Name used in keymap files.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name,)* }
+            }
+
+            pub fn help(self) -> &'static str {
+                match self { $(Action::$variant => $help,)* }
+            }
+
+            fn default_keys(self) -> &'static [&'static str] {
+                match self { $(Action::$variant => &[$($key),*],)* }
+            }
+        }
+    };
+}
+
+actions! {
+    Up => "up", ["k", "Up"], "select previous order";
+    Down => "down", ["j", "Down"], "select next order";
+    Top => "top", ["g", "Home"], "first order";
+    Bottom => "bottom", ["G", "End"], "last order";
+    PageUp => "page_up", ["PageUp", "ctrl-b"], "page up";
+    PageDown => "page_down", ["PageDown", "ctrl-f"], "page down";
+    FocusDetail => "focus_detail", ["Enter", "Tab"], "focus the detail pane";
+    Back => "back", ["Esc"], "back / close";
+    PauseResume => "pause_resume", ["p"], "pause or resume the order";
+    Retune => "retune", ["r"], "retune the order";
+    Override => "override", ["o"], "override action or strategy";
+    ReleaseOverride => "release_override", ["O"], "release the override";
+    Cancel => "cancel", ["c"], "cancel the order (asks)";
+    KillSwitch => "kill_switch", ["K"], "kill switch (asks)";
+    ResumeAll => "resume_all", ["R"], "resume all after a halt";
+    Freeze => "freeze", ["f"], "freeze / unfreeze the display";
+    Filter => "filter", ["/"], "filter orders";
+    CommandLine => "command_line", [":"], "command line";
+    Help => "help", ["?"], "this help";
+    CycleTheme => "cycle_theme", ["t"], "next theme";
+    Sort => "sort", ["s"], "cycle sort order";
+    Quit => "quit", ["q", "ctrl-c"], "quit";
+}
+
+/// A key as written in a keymap file: `j`, `K`, `Enter`, `ctrl-k`, `F5`…
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl KeySpec {
+    pub fn parse(text: &str) -> Option<KeySpec> {
+        let mut ctrl = false;
+        let mut alt = false;
+        let mut rest = text;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.len() > 1 && (lower.starts_with("ctrl-") || lower.starts_with("ctrl+")) {
+                ctrl = true;
+                rest = &rest[5..];
+            } else if rest.len() > 1 && (lower.starts_with("alt-") || lower.starts_with("alt+")) {
+                alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let code = match rest.to_ascii_lowercase().as_str() {
+            "enter" | "return" => KeyCode::Enter,
+            "tab" => KeyCode::Tab,
+            "backtab" => KeyCode::BackTab,
+            "esc" | "escape" => KeyCode::Esc,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "pageup" => KeyCode::PageUp,
+            "pagedown" => KeyCode::PageDown,
+            "space" => KeyCode::Char(' '),
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok() => {
+                KeyCode::F(f[1..].parse().ok()?)
+            }
+            _ => {
+                let mut chars = rest.chars();
+                let c = chars.next()?;
+                if chars.next().is_some() {
+                    return None;
+                }
+                // Ctrl combinations arrive lower-case from terminals.
+                KeyCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
+            }
+        };
+        Some(KeySpec { code, ctrl, alt })
+    }
+
+    /// Normalise a terminal key event to the spec it matches.
+    pub fn from_event(ev: &KeyEvent) -> KeySpec {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let code = match ev.code {
+            KeyCode::Char(c) if ctrl => KeyCode::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        KeySpec {
+            code,
+            ctrl,
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::F(n) => format!("F{n}"),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            other => format!("{other:?}"),
+        };
+        match (self.ctrl, self.alt) {
+            (true, _) => format!("^{base}"),
+            (_, true) => format!("M-{base}"),
+            _ => base,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keymap {
+    bindings: HashMap<KeySpec, Action>,
+    /// First key of each action, for the footer and help.
+    primary: HashMap<Action, KeySpec>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let mut map = Keymap {
+            bindings: HashMap::new(),
+            primary: HashMap::new(),
+        };
+        for &action in Action::ALL {
+            let keys: Vec<KeySpec> = action
+                .default_keys()
+                .iter()
+                .map(|k| KeySpec::parse(k).expect("default keys are valid"))
+                .collect();
+            map.bind(action, &keys);
+        }
+        map
+    }
+}
+
+impl Keymap {
+    fn bind(&mut self, action: Action, keys: &[KeySpec]) {
+        self.bindings.retain(|_, a| *a != action);
+        for k in keys {
+            self.bindings.insert(*k, action);
+        }
+        match keys.first() {
+            Some(k) => self.primary.insert(action, *k),
+            None => self.primary.remove(&action),
+        };
+    }
+
+    pub fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
+        // SHIFT is not part of a spec: `K` already arrives as an upper-case char.
+        self.bindings.get(&KeySpec::from_event(ev)).copied()
+    }
+
+    /// Label of the first key bound to `action` ("" if unbound).
+    pub fn label(&self, action: Action) -> String {
+        self.primary
+            .get(&action)
+            .map_or_else(String::new, KeySpec::label)
+    }
+
+    /// Apply a keymap file's text on top of the defaults.
+    pub fn from_toml(text: &str, file: &str) -> anyhow::Result<Keymap> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("keymap file {file}: {}", e.message()))?;
+        let mut map = Keymap::default();
+        for (top, value) in &table {
+            if top != "keys" {
+                anyhow::bail!("keymap file {file}: unknown section `{top}` (expected [keys])");
+            }
+            let keys = value
+                .as_table()
+                .ok_or_else(|| anyhow::anyhow!("keymap file {file}: `keys` must be a table"))?;
+            for (name, value) in keys {
+                let action = Action::ALL
+                    .iter()
+                    .copied()
+                    .find(|a| a.name() == name)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "keymap file {file}: key `keys.{name}`: unknown action (known: {})",
+                            Action::ALL
+                                .iter()
+                                .map(|a| a.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })?;
+                let texts: Vec<&str> = match value {
+                    toml::Value::String(s) => vec![s.as_str()],
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| {
+                            v.as_str().ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "keymap file {file}: key `keys.{name}`: expected strings"
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => anyhow::bail!(
+                        "keymap file {file}: key `keys.{name}`: expected a string or a list of strings"
+                    ),
+                };
+                let specs = texts
+                    .iter()
+                    .map(|t| {
+                        KeySpec::parse(t).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "keymap file {file}: key `keys.{name}`: cannot read key `{t}`"
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                map.bind(action, &specs);
+            }
+        }
+        Ok(map)
+    }
+
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Keymap> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read keymap file {}: {e}", path.display()))?;
+        Keymap::from_toml(&text, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn defaults_follow_k9s_habits() {
+        let m = Keymap::default();
+        assert_eq!(m.action_for(&key('j')), Some(Action::Down));
+        assert_eq!(m.action_for(&key('K')), Some(Action::KillSwitch));
+        assert_eq!(m.action_for(&key('k')), Some(Action::Up));
+        assert_eq!(
+            m.action_for(&KeyEvent::new(KeyCode::Char('K'), KeyModifiers::SHIFT)),
+            Some(Action::KillSwitch)
+        );
+        assert_eq!(
+            m.action_for(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn rebinding_replaces_the_action_keys() {
+        let m = Keymap::from_toml(
+            "[keys]\nkill_switch = [\"ctrl-k\"]\ndown = \"n\"\n",
+            "k.toml",
+        )
+        .unwrap();
+        assert_eq!(m.action_for(&key('K')), None);
+        assert_eq!(
+            m.action_for(&KeyEvent::new(KeyCode::Char('k'), KeyModifiers::CONTROL)),
+            Some(Action::KillSwitch)
+        );
+        assert_eq!(m.action_for(&key('n')), Some(Action::Down));
+        assert_eq!(m.action_for(&key('j')), None);
+        assert_eq!(m.label(Action::KillSwitch), "^k");
+    }
+
+    #[test]
+    fn bad_keymap_names_file_and_key() {
+        let err = Keymap::from_toml("[keys]\nexplode = \"x\"\n", "my.toml").unwrap_err();
+        assert!(err.to_string().contains("my.toml") && err.to_string().contains("keys.explode"));
+        let err = Keymap::from_toml("[keys]\nquit = \"nope-key\"\n", "my.toml").unwrap_err();
+        assert!(err.to_string().contains("keys.quit"));
+    }
+}

@@ -1,0 +1,21 @@
+//! The terminal console: The Elm Architecture over the protocol.
+//!
+//! - `state`: the pure reducer (`ConsoleState::apply`), shared with replay;
+//! - `app`: UI state and `update(msg) -> effects`;
+//! - `view`: pure rendering;
+//! - `client`: the WebSocket client (resume, backoff, pings);
+//! - `run`: terminal and main loop; `keymap`, `theme`, `forms`: input and looks.
+
+pub mod app;
+pub mod client;
+pub mod decode;
+pub mod forms;
+pub mod keymap;
+pub mod run;
+pub mod series;
+pub mod state;
+pub mod theme;
+pub mod view;
+
+pub use run::{run_console, ConsoleOptions};
+pub use state::ConsoleState;

@@ -1,0 +1,201 @@
+//! The runtime: terminal setup/teardown, the main loop, and carrying out the
+//! effects `update` asks for. The loop selects over keyboard input, network
+//! events and a frame tick; network bursts are drained before drawing and the
+//! screen is redrawn at most once per tick (~60 fps).
+
+use std::io::{self, Stdout};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use futures_util::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::sync::{mpsc, oneshot};
+
+use super::app::{App, Effect, Msg};
+use super::client::{spawn_client, ClientConfig, ClientControl, NetEvent};
+use super::keymap::Keymap;
+use super::theme::ThemeSource;
+use super::view::view;
+
+/// One frame every ~16 ms at most.
+const FRAME: Duration = Duration::from_millis(16);
+/// Network messages applied per loop turn before input gets a look-in.
+const DRAIN_MAX: usize = 50_000;
+/// Network events buffered between the client task and the UI; when full the
+/// client stops reading and the engine's hub resynchronises us.
+const NET_QUEUE: usize = 65_536;
+
+pub struct ConsoleOptions {
+    /// WebSocket URL of the engine, e.g. `ws://127.0.0.1:7878`.
+    pub url: String,
+    pub token: String,
+    pub theme: String,
+    /// Keymap file (`--keys`); defaults when absent.
+    pub keys: Option<PathBuf>,
+    /// Where to look for `NAME.toml` themes; the built-ins are used otherwise.
+    pub themes_dir: Option<PathBuf>,
+    /// For `vigil demo`: the URL of an engine that is still starting. The
+    /// console waits for it (instead of `url`) before connecting.
+    pub engine_ready: Option<oneshot::Receiver<String>>,
+}
+
+impl ConsoleOptions {
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        ConsoleOptions {
+            url: url.into(),
+            token: token.into(),
+            theme: "dark".into(),
+            keys: None,
+            themes_dir: default_themes_dir(),
+            engine_ready: None,
+        }
+    }
+}
+
+/// `./themes` when it exists (running from the repository), else none.
+pub fn default_themes_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from("themes");
+    dir.is_dir().then_some(dir)
+}
+
+/// Run the console until the user quits.
+pub async fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
+    // Everything that can fail on bad input fails before the terminal changes mode.
+    let keymap = match &opts.keys {
+        Some(path) => Keymap::load(path)?,
+        None => Keymap::default(),
+    };
+    let themes = ThemeSource {
+        dir: opts.themes_dir.clone(),
+    };
+    let theme = themes.load(&opts.theme)?;
+    let url = match opts.engine_ready {
+        Some(rx) => rx
+            .await
+            .map_err(|_| anyhow::anyhow!("the embedded engine did not start"))?,
+        None => opts.url.clone(),
+    };
+    let mut app = App::new(keymap, theme, themes.names());
+
+    let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
+    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let client = spawn_client(ClientConfig::new(url, opts.token.clone()), net_tx, ctl_rx);
+
+    let mut terminal = TerminalGuard::enter()?;
+    let result = main_loop(&mut terminal.terminal, &mut app, net_rx, &ctl_tx, &themes).await;
+    let _ = ctl_tx.send(ClientControl::Shutdown);
+    drop(terminal);
+    let _ = tokio::time::timeout(Duration::from_millis(500), client).await;
+    result
+}
+
+async fn main_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    mut net_rx: mpsc::Receiver<NetEvent>,
+    control: &mpsc::UnboundedSender<ClientControl>,
+    themes: &ThemeSource,
+) -> anyhow::Result<()> {
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut net_open = true;
+    loop {
+        let effects = tokio::select! {
+            // Input first: a key press must never wait behind a network burst.
+            biased;
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(key))) => { dirty = true; app.update(Msg::Key(key), Instant::now()) }
+                Some(Ok(TermEvent::Resize(..))) => { dirty = true; Vec::new() }
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            ev = net_rx.recv(), if net_open => match ev {
+                Some(ev) => {
+                    dirty = true;
+                    let now = Instant::now();
+                    let mut effects = app.update(Msg::Net(ev), now);
+                    // Drain the burst: one draw for many messages.
+                    for _ in 0..DRAIN_MAX {
+                        match net_rx.try_recv() {
+                            Ok(ev) => effects.extend(app.update(Msg::Net(ev), now)),
+                            Err(_) => break,
+                        }
+                    }
+                    effects
+                }
+                None => { net_open = false; Vec::new() }
+            },
+            _ = tick.tick() => {
+                app.update(Msg::Tick, Instant::now());
+                if dirty || app.link.stale {
+                    terminal.draw(|f| view(app, f))?;
+                    dirty = false;
+                }
+                Vec::new()
+            }
+        };
+        for effect in effects {
+            match effect {
+                Effect::Send(msg) => {
+                    let _ = control.send(ClientControl::Send(msg));
+                }
+                Effect::Reconnect { resume_from } => {
+                    let _ = control.send(ClientControl::Reconnect { resume_from });
+                }
+                Effect::LoadTheme(name) => match themes.load(&name) {
+                    Ok(theme) => app.set_theme(theme),
+                    Err(e) => app.report_error(format!("{e:#}")),
+                },
+                Effect::Quit => return Ok(()),
+            }
+            dirty = true;
+        }
+        if app.should_quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Raw mode + alternate screen for as long as it lives; restored on drop and
+/// on panic, so a crash never leaves the trader's terminal unusable.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        enable_raw_mode()?;
+        if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide) {
+            restore_terminal();
+            return Err(e.into());
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        let _ = std::panic::take_hook();
+    }
+}
