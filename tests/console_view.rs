@@ -98,6 +98,7 @@ fn halted_header_is_unmistakable() {
     assert_eq!(y, 1, "banner right under the header");
     assert_eq!(buf[(0, 1)].bg, app.theme.halted_bg);
     assert!(find(&buf, "■ HALTED").is_some());
+    assert!(find(&buf, "nothing sent until R (resume all)").is_some());
     assert!(
         find(&buf, "HALTED — KILL SWITCH").is_none(),
         "the header says it once; the banner gives the reason"
@@ -443,8 +444,9 @@ fn rule_strategies_say_rule_and_explain_actions() {
     assert!(row.contains(" AC ") && row.contains("rule"), "{row}");
     assert!(!row.contains("1.00"), "{row}");
     assert!(find(&buf, "catch_up    rule  catch up to schedule").is_some());
-    assert!(find(&buf, "mixed       rule  mixed: half passive, half dark").is_some());
-    assert!(find(&buf, "wait        rule  wait").is_some());
+    assert!(find(&buf, "mixed       rule  half passive, half dark").is_some());
+    assert!(find(&buf, "wait        rule  send nothing").is_some());
+    assert!(find(&buf, "WHAT IT DOES").is_some());
     // The detail title has no dangling separator without a state reason.
     assert!(
         find(&buf, "P-1 · ACME almgren_chriss ─").is_some(),

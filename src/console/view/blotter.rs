@@ -72,11 +72,24 @@ fn layout(total: u16) -> Vec<(Col, &'static str, u16)> {
             .map(|c| if c.0 == Col::Bar { BAR_MIN } else { c.2 } + 1)
             .sum::<u16>()
     };
+    let mut dropped = Vec::new();
     for drop in DROP_ORDER {
         if need(&cols) <= total {
             break;
         }
         cols.retain(|c| c.0 != drop);
+        dropped.push(drop);
+    }
+    // A narrow column dropped on the way may still fit in what is left.
+    for &back in dropped.iter().rev() {
+        let mut with: Vec<(Col, &'static str, u16)> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| c.0 == back || cols.iter().any(|k| k.0 == c.0))
+            .collect();
+        if need(&with) <= total {
+            std::mem::swap(&mut cols, &mut with);
+        }
     }
     let spare = total.saturating_sub(need(&cols));
     for c in cols.iter_mut() {

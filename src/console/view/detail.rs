@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
-use super::util::{decimals, fmt, level_bar, pane, put};
+use super::util::{decimals, fmt, level_bar, pane, put, put_clipped};
 use crate::console::app::{App, Focus};
 use crate::console::state::{describe_command, format_ts, ts_secs, ConsoleState, DecisionRecord};
 use crate::model::FEATURES;
@@ -374,7 +374,7 @@ fn decision_log(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf:
         if is_rule(d) {
             // A rule has no confidence or probabilities: say what it does.
             x = put(buf, x, y, "rule", end.saturating_sub(x), base.fg(t.dim)) + 2;
-            put(
+            put_clipped(
                 buf,
                 x,
                 y,
@@ -461,12 +461,12 @@ fn is_rule(d: &DecisionRecord) -> bool {
 /// What an action of the contract does, in a few words.
 pub fn action_meaning(action: &str) -> &'static str {
     match action {
-        "wait" => "wait: send nothing this interval",
-        "passive" => "passive at the near touch",
-        "dark" => "dark pool at the midpoint",
-        "mixed" => "mixed: half passive, half dark",
-        "aggressive" => "aggressive across the spread",
-        "catch_up" => "catch up to schedule across the spread",
+        "wait" => "send nothing",
+        "passive" => "passive at near touch",
+        "dark" => "dark midpoint",
+        "mixed" => "half passive, half dark",
+        "aggressive" => "across the spread",
+        "catch_up" => "catch up to schedule",
         _ => "",
     }
 }

@@ -175,7 +175,7 @@ pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
             .unwrap_or("kill switch");
         let resume = app.keymap.label(Action::ResumeAll);
         line(
-            format!("■■ ENGINE HALTED — no child orders until resume all ({resume}) — {reason}"),
+            format!("■ ENGINE HALTED — nothing sent until {resume} (resume all) — {reason}"),
             Style::default()
                 .fg(t.halted_fg)
                 .bg(t.halted_bg)
