@@ -42,8 +42,14 @@ pub fn render(app: &App, order: Option<&OrderView>, area: Rect, buf: &mut Buffer
     if inner.width < 20 || inner.height < 4 {
         return;
     }
-    let [charts, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    // On a narrow screen the text (parameters, decision log) gets more room
+    // than the charts, which stay readable when small.
+    let chart_share = if inner.width < 110 { 40 } else { 50 };
+    let [charts, right] = Layout::horizontal([
+        Constraint::Percentage(chart_share),
+        Constraint::Percentage(100 - chart_share),
+    ])
+    .areas(inner);
     let [price_area, progress_area] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     price_chart(app, state, o, price_area, buf);
