@@ -10,3 +10,4 @@ pub mod console;
 pub mod engine;
 pub mod model;
 pub mod protocol;
+pub mod replay;

@@ -31,6 +31,10 @@ enum Commands {
     Engine(EngineArgs),
     /// Measure simulator throughput, event encoding and command round trips.
     Bench,
+    /// Replay a recorded session in the console, read-only, with timeline controls.
+    Replay(vigil::replay::cli::ReplayArgs),
+    /// Run a scenario with scripted commands as fast as possible into a journal (deterministic).
+    Record(vigil::replay::cli::RecordArgs),
 }
 
 #[derive(clap::Args)]
@@ -126,6 +130,8 @@ fn main() -> Result<()> {
         ))),
         Commands::Engine(args) => rt.block_on(run_engine(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
+        Commands::Replay(args) => vigil::replay::cli::replay(args),
+        Commands::Record(args) => vigil::replay::cli::record(args),
     }
 }
 

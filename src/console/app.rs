@@ -141,6 +141,9 @@ pub struct App {
     pub sort: SortBy,
     pub status: Option<(String, StatusKind)>,
     pub should_quit: bool,
+    /// Set when the app shows a recording (`vigil replay`): why commands are
+    /// unavailable. Command keys answer with it; nothing is ever sent.
+    pub replay: Option<String>,
     next_command: u64,
     /// Id of the current connection; messages from older ones are dropped
     /// after we asked for a resync (they would only produce more gaps).
@@ -177,6 +180,7 @@ impl App {
             sort: SortBy::Arrival,
             status: None,
             should_quit: false,
+            replay: None,
             next_command: 1,
             conn: 0,
             accept_from_conn: 0,
@@ -548,8 +552,10 @@ impl App {
     }
 
     /// Why commands are disabled right now, if they are.
-    pub fn commands_disabled_reason(&self) -> Option<&'static str> {
-        if !self.live.can_command() {
+    pub fn commands_disabled_reason(&self) -> Option<&str> {
+        if let Some(why) = &self.replay {
+            Some(why)
+        } else if !self.live.can_command() {
             Some("read-only: connected as viewer, commands are disabled")
         } else if self.link.link != Link::Live {
             Some("not connected: commands are disabled until the link is back")
@@ -559,7 +565,7 @@ impl App {
     }
 
     fn commands_allowed(&mut self) -> bool {
-        match self.commands_disabled_reason() {
+        match self.commands_disabled_reason().map(str::to_string) {
             Some(why) => {
                 self.report_error(why);
                 false

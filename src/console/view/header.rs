@@ -71,6 +71,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         seg(state.view.engine_id.clone(), base, true, 1);
     }
     let (link_text, link_style) = match &app.link.link {
+        Link::Live if app.replay.is_some() => ("⏵ REPLAY".to_string(), base.fg(t.accent)),
         Link::Live if app.link.stale => ("◌ STALE".to_string(), base.fg(t.warn)),
         Link::Live => ("● live".to_string(), base.fg(t.ok)),
         Link::Connecting { .. } => ("… connecting".to_string(), base.fg(t.warn)),
