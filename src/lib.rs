@@ -11,3 +11,4 @@ pub mod engine;
 pub mod model;
 pub mod protocol;
 pub mod replay;
+pub mod report;

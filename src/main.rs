@@ -35,6 +35,8 @@ enum Commands {
     Replay(vigil::replay::cli::ReplayArgs),
     /// Run a scenario with scripted commands as fast as possible into a journal (deterministic).
     Record(vigil::replay::cli::RecordArgs),
+    /// Post-trade report of a recording: costs, the model, interventions, counterfactuals, charts.
+    Report(vigil::report::cli::ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -132,6 +134,7 @@ fn main() -> Result<()> {
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
         Commands::Replay(args) => vigil::replay::cli::replay(args),
         Commands::Record(args) => vigil::replay::cli::record(args),
+        Commands::Report(args) => vigil::report::cli::run(args),
     }
 }
 

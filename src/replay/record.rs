@@ -176,14 +176,22 @@ pub fn record(
     Ok(summary)
 }
 
-/// Re-run a recorded session's scenario and seed with `commands` applied at
-/// the sequence numbers they took effect live (`command_applied.seq`), or
-/// without any. Returns every event. Used by the report's counterfactuals.
-pub fn rerun(
-    scenario: &Scenario,
-    seed: u64,
-    commands: &[(u64, String, Command)],
-) -> Result<Vec<crate::protocol::EventEnvelope>> {
+/// A command to re-apply: where it took effect live (`command_applied`'s
+/// seq and ts), by whom, what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedCommand {
+    pub seq: u64,
+    pub ts: u64,
+    pub user: String,
+    pub command: Command,
+}
+
+/// Re-run a recorded session's scenario and seed with `commands` applied
+/// where they took effect live, or without any. A command is applied between
+/// events, after the last event at or before its time (as the runner and
+/// `record` do); `mismatches` counts commands whose `command_applied` did
+/// not land on the recorded seq (the re-run then diverges from the journal).
+pub fn rerun(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Rerun> {
     let mut engine = Engine::new(
         scenario,
         &EngineOptions {
@@ -193,12 +201,16 @@ pub fn rerun(
     )?;
     let mut events: Vec<_> = engine.drain_events().collect();
     let mut next = 0;
+    let mut mismatches = 0;
     loop {
-        while let Some((seq, user, cmd)) = commands.get(next) {
-            if engine.seq() + 1 < *seq {
+        while let Some(c) = commands.get(next) {
+            let due = engine.now() > c.ts || engine.next_ts().is_none_or(|t| t > c.ts);
+            if !due {
                 break;
             }
-            engine.apply_command(&format!("r{}", next + 1), user, Role::Trader, cmd);
+            let out =
+                engine.apply_command(&format!("r{}", next + 1), &c.user, Role::Trader, &c.command);
+            mismatches += (out.seq != c.seq) as usize;
             events.extend(engine.drain_events());
             next += 1;
         }
@@ -208,5 +220,10 @@ pub fn rerun(
         }
         events.extend(engine.drain_events());
     }
-    Ok(events)
+    Ok(Rerun { events, mismatches })
+}
+
+pub struct Rerun {
+    pub events: Vec<crate::protocol::EventEnvelope>,
+    pub mismatches: usize,
 }
