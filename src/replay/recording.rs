@@ -33,6 +33,28 @@ use super::shadow::Shadow;
 /// Most events between two checkpoints (the journal writes a keyframe every
 /// 5,000 events; checkpoints are taken there, and here when keyframes are missing).
 pub const CHECKPOINT_EVERY: usize = 5000;
+/// Memory the checkpoints may take (estimated). Past it, every other
+/// checkpoint is dropped and the spacing doubles: seeks get slower (more
+/// events to re-apply), memory stays bounded whatever the session's size.
+pub const CHECKPOINT_BUDGET: usize = 512 << 20;
+
+/// Rough heap size of a console state: its histories dominate.
+pub fn approx_bytes(state: &ConsoleState) -> usize {
+    let series = |s: &crate::console::series::Series| s.points().len() * 16;
+    let orders: usize = state
+        .histories
+        .values()
+        .map(|h| {
+            series(&h.fills)
+                + series(&h.executed)
+                + series(&h.scheduled)
+                + h.decisions.len() * std::mem::size_of::<crate::console::state::DecisionRecord>()
+                + 256
+        })
+        .sum();
+    let prices: usize = state.prices.values().map(series).sum();
+    4096 + orders + prices + state.view.orders.len() * 1024 + state.alerts.len() * 256
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MarkerKind {
@@ -87,6 +109,10 @@ pub struct Recording {
     ts: Vec<Ts>,
     /// (position, state after `position` events), ascending; position 0 first.
     checkpoints: Vec<(usize, ConsoleState)>,
+    /// Events between checkpoints (grows when the budget is reached) and the
+    /// checkpoints' estimated memory.
+    checkpoint_every: usize,
+    checkpoint_bytes: usize,
     pub markers: Vec<Marker>,
     /// Event indices of each order's decisions.
     decisions: HashMap<String, Vec<usize>>,
@@ -176,6 +202,8 @@ impl Recording {
             offsets: Vec::new(),
             ts: Vec::new(),
             checkpoints: vec![(0, ConsoleState::new())],
+            checkpoint_every: CHECKPOINT_EVERY,
+            checkpoint_bytes: 0,
             markers: Vec::new(),
             decisions: HashMap::new(),
             divergence_updates: HashMap::new(),
@@ -260,8 +288,8 @@ impl Recording {
                 let update = rec.divergence_updates.get(&index).cloned();
                 apply_event(&mut state, env, update.as_ref());
                 let pos = index + 1;
-                if pos - rec.checkpoints.last().map_or(0, |c| c.0) >= CHECKPOINT_EVERY {
-                    rec.checkpoints.push((pos, state.clone()));
+                if pos - rec.checkpoints.last().map_or(0, |c| c.0) >= rec.checkpoint_every {
+                    rec.checkpoint(pos, &state);
                 }
             }
             offset += n as u64;
@@ -284,9 +312,31 @@ impl Recording {
             self.keyframe_mismatches.push(seq);
         }
         let pos = self.ts.len();
-        if self.checkpoints.last().map_or(0, |c| c.0) < pos {
-            self.checkpoints.push((pos, state.clone()));
+        let last = self.checkpoints.last().map_or(0, |c| c.0);
+        // On the journal's keyframes, unless the budget has spread checkpoints out.
+        if last < pos && pos - last >= self.checkpoint_every.saturating_sub(CHECKPOINT_EVERY / 2) {
+            self.checkpoint(pos, state);
         }
+    }
+
+    fn checkpoint(&mut self, pos: usize, state: &ConsoleState) {
+        self.checkpoint_bytes += approx_bytes(state);
+        self.checkpoints.push((pos, state.clone()));
+        if self.checkpoint_bytes > CHECKPOINT_BUDGET {
+            // Keep position 0 and every other one after it.
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.checkpoint_every *= 2;
+            self.checkpoint_bytes = self.checkpoints.iter().map(|(_, s)| approx_bytes(s)).sum();
+        }
+    }
+
+    /// Events between checkpoints now (5,000 unless the memory budget spread them).
+    pub fn checkpoint_spacing(&self) -> usize {
+        self.checkpoint_every
     }
 
     fn index_event(

@@ -71,6 +71,10 @@ pub fn run_replay(
         let t = super::app::parse_clock(at)
             .ok_or_else(|| anyhow::anyhow!("--at expects HH:MM:SS, got `{at}`"))?;
         player.seek_time(t)?;
+    } else {
+        // Open on the session as it stood once its first instant was
+        // processed: orders on screen, nothing executed yet.
+        player.seek_time(player.rec.span().0)?;
     }
     player.playing = opts.play;
     let mut app = ReplayApp::new(player, keymap, replay_keys, theme, themes.names());
