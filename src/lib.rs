@@ -8,5 +8,6 @@
 pub mod bench;
 pub mod console;
 pub mod engine;
+pub mod learn;
 pub mod model;
 pub mod protocol;

@@ -31,6 +31,89 @@ enum Commands {
     Engine(EngineArgs),
     /// Measure simulator throughput, event encoding and command round trips.
     Bench,
+    /// The model contract and model files.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Generate training data from the simulator (rollouts) or from recorded sessions.
+    Dataset(DatasetArgs),
+    /// Run every strategy on held-out seeds and compare implementation shortfall.
+    Eval(EvalArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Write the feature/action contract (default models/features.json); --check compares instead.
+    Contract {
+        #[arg(long, default_value = "models/features.json")]
+        out: PathBuf,
+        /// Fail if the file differs from this build's contract instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Load a model, validate its contract, report inputs/outputs and a test inference.
+    Check {
+        file: PathBuf,
+        #[command(flatten)]
+        onnx: OnnxArgs,
+        /// Feature vectors to score (JSON array of arrays); prints the probabilities as JSON.
+        #[arg(long)]
+        inputs: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct OnnxArgs {
+    /// Use ONNX Runtime from this shared library instead of the embedded tract backend
+    /// (also VIGIL_ORT_DYLIB).
+    #[arg(long, env = "VIGIL_ORT_DYLIB")]
+    onnx_runtime: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct DatasetArgs {
+    /// Scenarios to simulate (episodes cycle through them).
+    #[arg(long, num_args = 1.., default_value = "regime_shift")]
+    scenario: Vec<String>,
+    #[arg(long, default_value_t = 4)]
+    episodes: usize,
+    /// First seed; episode e uses seed + e. Evaluation seeds start at 1,000,000.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Recorded sessions to turn into data instead of simulating.
+    #[arg(long, num_args = 1..)]
+    from: Vec<PathBuf>,
+    /// Cost window after each decision, in simulated seconds.
+    #[arg(long, default_value_t = 300.0)]
+    horizon: f64,
+    /// Share of decision points that get rollouts.
+    #[arg(long, default_value_t = 0.1)]
+    sample: f64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Output CSV (its schema goes next to it as .schema.json).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    #[arg(long, default_value = "regime_shift")]
+    scenario: String,
+    #[arg(long, default_value_t = 10)]
+    seeds: usize,
+    /// Strategies to compare.
+    #[arg(long, num_args = 1.., default_values = ["twap", "vwap", "pov", "almgren_chriss", "adaptive"])]
+    strategies: Vec<String>,
+    /// Policy model for the adaptive strategy (default models/policy.onnx).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    onnx: OnnxArgs,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -126,6 +209,9 @@ fn main() -> Result<()> {
         ))),
         Commands::Engine(args) => rt.block_on(run_engine(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
+        Commands::Model(cmd) => run_model(cmd),
+        Commands::Dataset(args) => run_dataset(args),
+        Commands::Eval(args) => run_eval(args),
     }
 }
 
@@ -208,6 +294,98 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
             running.handle.shutdown();
             println!("shutting down");
         }
+    }
+    Ok(())
+}
+
+fn run_model(cmd: ModelCommand) -> Result<()> {
+    use vigil::model::contract::contract_file_text;
+    use vigil::model::onnx::{init_backend, PolicyModel};
+    match cmd {
+        ModelCommand::Contract { out, check } => {
+            let want = contract_file_text();
+            if check {
+                let have = std::fs::read_to_string(&out)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", out.display()))?;
+                if have != want {
+                    bail!("{} is out of date: run `vigil model contract` and commit it", out.display());
+                }
+                println!("{} matches the contract", out.display());
+            } else {
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&out, want)?;
+                println!("wrote {}", out.display());
+            }
+            Ok(())
+        }
+        ModelCommand::Check { file, onnx, inputs } => {
+            let backend = init_backend(onnx.onnx_runtime.as_deref())?;
+            let model = PolicyModel::load(&file)?;
+            if let Some(path) = inputs {
+                let text = std::fs::read_to_string(&path)?;
+                let rows: Vec<Vec<f64>> = serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: expected a JSON array of feature arrays: {e}", path.display()))?;
+                let out: Vec<Vec<f64>> = rows.iter().map(|r| model.predict(r)).collect::<Result<_, _>>()?;
+                println!("{}", serde_json::to_string(&out)?);
+                return Ok(());
+            }
+            let report = model.report()?;
+            println!("model    {}", report.id);
+            println!("backend  {backend}");
+            println!("contract version {} (features and actions match)", report.contract_version);
+            for i in &report.inputs {
+                println!("input    {i}");
+            }
+            for o in &report.outputs {
+                println!("output   {o}");
+            }
+            let probs = model.predict(&[0.0; vigil::model::contract::FEATURE_COUNT])?;
+            let names: Vec<_> = vigil::model::Action::ALL.iter().map(|a| a.name()).collect();
+            let shown: Vec<String> = names.iter().zip(&probs).map(|(n, p)| format!("{n}={p:.3}")).collect();
+            println!("test inference (all features 0): {}", shown.join(" "));
+            Ok(())
+        }
+    }
+}
+
+fn run_dataset(args: DatasetArgs) -> Result<()> {
+    use vigil::learn::dataset;
+    let summary = if args.from.is_empty() {
+        let opts = dataset::DatasetOptions {
+            scenarios: args.scenario,
+            episodes: args.episodes,
+            seed: args.seed,
+            horizon_s: args.horizon,
+            sample_prob: args.sample,
+            threads: args.threads,
+            ..Default::default()
+        };
+        if opts.seed + opts.episodes as u64 > vigil::learn::eval::HELD_OUT_SEED_BASE {
+            bail!("training seeds must stay below {} (held out for evaluation)", vigil::learn::eval::HELD_OUT_SEED_BASE);
+        }
+        dataset::from_simulator(&opts, &args.out)?
+    } else {
+        dataset::from_recordings(&args.from, args.horizon, &args.out)?
+    };
+    println!("wrote {} rows to {} (schema {})", summary.rows, summary.csv.display(), summary.schema.display());
+    Ok(())
+}
+
+fn run_eval(args: EvalArgs) -> Result<()> {
+    vigil::model::onnx::init_backend(args.onnx.onnx_runtime.as_deref())?;
+    let report = vigil::learn::eval::run(&vigil::learn::eval::EvalOptions {
+        scenario: args.scenario,
+        seeds: args.seeds,
+        strategies: args.strategies,
+        policy_path: args.policy,
+        threads: args.threads,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
     }
     Ok(())
 }
