@@ -32,8 +32,14 @@ struct EngineArgs {
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: String,
     /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file.
-    #[arg(long, default_value = "default")]
-    scenario: String,
+    /// With a replayed market: the orders and controls to use (default: a TWAP
+    /// buy and an Almgren-Chriss sell sized to the capture's volume).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Market to trade on: `sim` (the simulator) or `replay:FILE` (a recorded
+    /// exchange capture, replayed).
+    #[arg(long, default_value = "sim")]
+    market: String,
     /// Seed of the simulator (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -76,7 +82,14 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number, got {}", args.speed);
     }
-    let scenario = Scenario::load(&args.scenario)?;
+    let scenario = args.scenario.as_deref().map(Scenario::load).transpose()?;
+    let replay = match args.market.as_str() {
+        "sim" => None,
+        m => match m.strip_prefix("replay:") {
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => bail!("--market must be sim or replay:FILE, got {m}"),
+        },
+    };
     let mut tokens = Tokens::default();
     if let Some(t) = &args.token {
         tokens.add(t, "trader", Role::Trader)?;
@@ -90,16 +103,53 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
     if tokens.is_empty() {
         bail!("no way in: give --token T (or VIGIL_TOKEN), --viewer-token V or --tokens FILE");
     }
-    let running = serve::start(ServeOptions {
-        listen: args.listen,
-        scenario,
-        seed: args.seed,
-        speed: args.speed,
-        record: args.record,
-        tokens,
-        engine_id: args.engine_id,
-    })
-    .await?;
+    let running = match replay {
+        None => {
+            serve::start(ServeOptions {
+                listen: args.listen,
+                scenario: match scenario {
+                    Some(s) => s,
+                    None => Scenario::load("default")?,
+                },
+                seed: args.seed,
+                speed: args.speed,
+                record: args.record,
+                tokens,
+                engine_id: args.engine_id,
+            })
+            .await?
+        }
+        Some(path) => {
+            let setup =
+                vigil::engine::feed::session::prepare(&path, scenario, args.seed.unwrap_or(1))?;
+            println!(
+                "replaying {} ({} {}, {:.0} s): {}",
+                path.display(),
+                setup.scenario.symbols[0].symbol,
+                setup.scenario.symbols[0].lot_size,
+                setup.profile.duration_s(),
+                setup.profile.stats
+            );
+            let scenario = setup.scenario.clone();
+            let engine = setup.engine(&vigil::engine::EngineOptions {
+                engine_id: args.engine_id.clone(),
+                seed: args.seed,
+            })?;
+            serve::start_engine(
+                engine,
+                ServeOptions {
+                    listen: args.listen,
+                    scenario,
+                    seed: args.seed,
+                    speed: args.speed,
+                    record: args.record,
+                    tokens,
+                    engine_id: args.engine_id,
+                },
+            )
+            .await?
+        }
+    };
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());
