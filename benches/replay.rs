@@ -4,7 +4,7 @@
 //!
 //! The capture is read from `../shared/data/market/` or `$VIGIL_MARKET_DATA`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -19,7 +19,7 @@ fn capture() -> PathBuf {
 }
 
 /// One full replay; returns the number of source lines.
-fn replay_once(path: &PathBuf, scenario: &Scenario, times: SessionTimes) -> u64 {
+fn replay_once(path: &Path, scenario: &Scenario, times: SessionTimes) -> u64 {
     let market = vigil::engine::market::Market::replayed(
         vec![(
             scenario.market_specs()[0].clone(),
@@ -35,7 +35,7 @@ fn replay_once(path: &PathBuf, scenario: &Scenario, times: SessionTimes) -> u64 
     let mut n = 0u64;
     while e.step() {
         n += 1;
-        if n % 1024 == 0 {
+        if n.is_multiple_of(1024) {
             e.drain_events().for_each(drop);
         }
     }

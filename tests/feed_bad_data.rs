@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use vigil::engine::feed::binance::BinanceDecoder;
 use vigil::engine::feed::{
-    open_capture, DataIssue, FeedHandler, FeedSource, HandlerOptions, Instrument,
+    open_capture, DataIssue, FeedHandler, FeedSource, HandlerOptions, Instrument, Level,
 };
 use vigil::engine::market::BookSide;
 use vigil::engine::EngineOptions;
@@ -118,7 +118,9 @@ fn run(c: &Capture) -> FeedHandler<BinanceDecoder> {
     h
 }
 
-fn best(h: &FeedHandler<BinanceDecoder>) -> (Option<(i64, i64)>, Option<(i64, i64)>) {
+type Touch = Option<Level>;
+
+fn best(h: &FeedHandler<BinanceDecoder>) -> (Touch, Touch) {
     (h.book().best(BookSide::Bid), h.book().best(BookSide::Ask))
 }
 

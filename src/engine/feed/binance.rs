@@ -8,8 +8,8 @@
 //! loop. The scanner is strict JSON for what it accepts (any key order, any
 //! whitespace); anything it does not understand makes the line corrupt.
 
-use super::decimal::parse_units;
-use super::{Instrument, RawKind, RawMessage, VenueDecoder};
+use super::decimal::{parse_scaled, parse_units};
+use super::{Instrument, Malformed, RawKind, RawMessage, VenueDecoder};
 use crate::engine::market::{Px, Qty};
 
 /// Tick and lot sizes of the symbols we have captures of (the exchange's
@@ -46,9 +46,14 @@ impl VenueDecoder for BinanceDecoder {
         None
     }
 
-    fn decode(&mut self, line: &[u8], inst: &Instrument, out: &mut RawMessage) -> Result<(), ()> {
-        let sp = line.iter().position(|&b| b == b' ').ok_or(())?;
-        out.recv_ns = parse_u64(&line[..sp]).ok_or(())?;
+    fn decode(
+        &mut self,
+        line: &[u8],
+        inst: &Instrument,
+        out: &mut RawMessage,
+    ) -> Result<(), Malformed> {
+        let sp = line.iter().position(|&b| b == b' ').ok_or(Malformed)?;
+        out.recv_ns = parse_u64(&line[..sp]).ok_or(Malformed)?;
         let mut s = Scanner {
             b: &line[sp + 1..],
             i: 0,
@@ -63,6 +68,7 @@ impl VenueDecoder for BinanceDecoder {
         let mut f = Fields::default();
         s.ws();
         s.expect(b'{')?;
+        s.ws();
         if !s.eat(b'}') {
             loop {
                 let key = s.string()?;
@@ -94,28 +100,28 @@ impl VenueDecoder for BinanceDecoder {
         }
         s.ws();
         if s.i != s.b.len() {
-            return Err(());
+            return Err(Malformed);
         }
         match (kind, snapshot_id) {
             (Some(k), None) if saw_data => {
                 out.kind = k;
                 match k {
                     RawKind::Depth => {
-                        out.first_id = f.first_id.ok_or(())?;
-                        out.last_id = f.last_id.ok_or(())?;
+                        out.first_id = f.first_id.ok_or(Malformed)?;
+                        out.last_id = f.last_id.ok_or(Malformed)?;
                     }
                     RawKind::TopOfBook => {
-                        out.last_id = f.last_id.ok_or(())?;
-                        let (bid, ask) = (f.bid_px.ok_or(())?, f.ask_px.ok_or(())?);
-                        let (bq, aq) = (f.bid_qty.ok_or(())?, f.ask_qty.ok_or(())?);
+                        out.last_id = f.last_id.ok_or(Malformed)?;
+                        let (bid, ask) = (f.bid_px.ok_or(Malformed)?, f.ask_px.ok_or(Malformed)?);
+                        let (bq, aq) = (f.bid_qty.ok_or(Malformed)?, f.ask_qty.ok_or(Malformed)?);
                         out.bid = (bid, bq);
                         out.ask = (ask, aq);
                     }
                     RawKind::Trade => {
-                        out.last_id = f.trade_id.ok_or(())?;
-                        out.price = f.price.ok_or(())?;
-                        out.qty = f.qty.ok_or(())?;
-                        out.aggressor_sold = f.buyer_maker.ok_or(())?;
+                        out.last_id = f.trade_id.ok_or(Malformed)?;
+                        out.price = f.price.ok_or(Malformed)?;
+                        out.qty = f.qty.ok_or(Malformed)?;
+                        out.aggressor_sold = f.buyer_maker.ok_or(Malformed)?;
                     }
                     RawKind::Snapshot | RawKind::Unknown => {}
                 }
@@ -126,7 +132,7 @@ impl VenueDecoder for BinanceDecoder {
                 out.last_id = id;
                 Ok(())
             }
-            _ => Err(()),
+            _ => Err(Malformed),
         }
     }
 }
@@ -177,18 +183,26 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Price string → ticks; None when malformed, Err(()) never (off-grid is Some(None)).
+/// Price string → ticks; Err when malformed, Ok(None) when off the tick grid.
 #[inline]
-fn to_ticks(s: &[u8], inst: &Instrument) -> Result<Option<Px>, ()> {
-    let u = parse_units(s).ok_or(())?;
+fn to_ticks(s: &[u8], inst: &Instrument) -> Result<Option<Px>, Malformed> {
+    if let Some(d) = inst.tick_decimals {
+        let (v, exact) = parse_scaled(s, d).ok_or(Malformed)?;
+        return Ok(exact.then_some(v));
+    }
+    let u = parse_units(s).ok_or(Malformed)?;
     Ok((u % inst.tick_units == 0).then_some(u / inst.tick_units))
 }
 
 /// Size string → lots, rounded down when not on the lot grid (second value
 /// true then): a finer size must not show more liquidity than there is.
 #[inline]
-fn to_lots(s: &[u8], inst: &Instrument) -> Result<(Qty, bool), ()> {
-    let u = parse_units(s).ok_or(())?;
+fn to_lots(s: &[u8], inst: &Instrument) -> Result<(Qty, bool), Malformed> {
+    if let Some(d) = inst.lot_decimals {
+        let (v, exact) = parse_scaled(s, d).ok_or(Malformed)?;
+        return Ok((v, !exact));
+    }
+    let u = parse_units(s).ok_or(Malformed)?;
     Ok((u / inst.lot_units, u % inst.lot_units != 0))
 }
 
@@ -216,17 +230,17 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn expect(&mut self, c: u8) -> Result<(), ()> {
+    fn expect(&mut self, c: u8) -> Result<(), Malformed> {
         if self.eat(c) {
             Ok(())
         } else {
-            Err(())
+            Err(Malformed)
         }
     }
 
     /// A string without escapes (none of this format's strings has any).
     #[inline]
-    fn string(&mut self) -> Result<&'a [u8], ()> {
+    fn string(&mut self) -> Result<&'a [u8], Malformed> {
         self.expect(b'"')?;
         let start = self.i;
         while self.i < self.b.len() {
@@ -236,23 +250,23 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                     return Ok(s);
                 }
-                b'\\' => return Err(()),
+                b'\\' => return Err(Malformed),
                 _ => self.i += 1,
             }
         }
-        Err(())
+        Err(Malformed)
     }
 
     #[inline]
-    fn uint(&mut self) -> Result<u64, ()> {
+    fn uint(&mut self) -> Result<u64, Malformed> {
         let start = self.i;
         while self.i < self.b.len() && self.b[self.i].is_ascii_digit() {
             self.i += 1;
         }
-        parse_u64(&self.b[start..self.i]).ok_or(())
+        parse_u64(&self.b[start..self.i]).ok_or(Malformed)
     }
 
-    fn boolean(&mut self) -> Result<bool, ()> {
+    fn boolean(&mut self) -> Result<bool, Malformed> {
         if self.b[self.i..].starts_with(b"true") {
             self.i += 4;
             Ok(true)
@@ -260,13 +274,13 @@ impl<'a> Scanner<'a> {
             self.i += 5;
             Ok(false)
         } else {
-            Err(())
+            Err(Malformed)
         }
     }
 
     /// Skip any JSON value (used for fields this decoder does not need).
-    fn skip_value(&mut self) -> Result<(), ()> {
-        match self.b.get(self.i).ok_or(())? {
+    fn skip_value(&mut self) -> Result<(), Malformed> {
+        match self.b.get(self.i).ok_or(Malformed)? {
             b'"' => self.string().map(|_| ()),
             b'{' | b'[' => {
                 let mut depth = 0usize;
@@ -288,7 +302,7 @@ impl<'a> Scanner<'a> {
                     }
                     self.i += 1;
                 }
-                Err(())
+                Err(Malformed)
             }
             b't' | b'f' => self.boolean().map(|_| ()),
             b'n' if self.b[self.i..].starts_with(b"null") => {
@@ -307,7 +321,7 @@ impl<'a> Scanner<'a> {
                 }
                 Ok(())
             }
-            _ => Err(()),
+            _ => Err(Malformed),
         }
     }
 
@@ -318,7 +332,7 @@ impl<'a> Scanner<'a> {
         inst: &Instrument,
         out: &mut Vec<(Px, Qty)>,
         off_grid: &mut u32,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Malformed> {
         self.expect(b'[')?;
         self.ws();
         if self.eat(b']') {
@@ -356,7 +370,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// The `data` object of a stream message.
-    fn data(&mut self, inst: &Instrument, out: &mut RawMessage, f: &mut Fields) -> Result<(), ()> {
+    fn data(
+        &mut self,
+        inst: &Instrument,
+        out: &mut RawMessage,
+        f: &mut Fields,
+    ) -> Result<(), Malformed> {
         self.expect(b'{')?;
         self.ws();
         if self.eat(b'}') {
@@ -382,7 +401,7 @@ impl<'a> Scanner<'a> {
                     let px = to_ticks(s, inst)?;
                     if px.is_none() {
                         out.off_grid += 1;
-                        return Err(());
+                        return Err(Malformed);
                     }
                     match key {
                         b"b" => f.bid_px = px,
@@ -424,7 +443,7 @@ mod tests {
         Instrument::new("BTCUSDT", "0.01", "0.00001").unwrap()
     }
 
-    fn decode(line: &str) -> Result<RawMessage, ()> {
+    fn decode(line: &str) -> Result<RawMessage, Malformed> {
         let mut m = RawMessage::default();
         BinanceDecoder.decode(line.as_bytes(), &btc(), &mut m)?;
         Ok(m)

@@ -158,7 +158,7 @@ impl LineReader {
 
 #[inline]
 fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -179,37 +179,31 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// the text before the error is kept, up to its last complete line.
 fn pump(mut r: impl Read, log: &ChunkLog) -> bool {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
+    let mut tmp = vec![0u8; CHUNK / 2];
     let mut failed = false;
     loop {
-        let len = buf.len();
-        if buf.capacity() - len < CHUNK / 2 {
-            buf.reserve(CHUNK);
-        }
-        let cap = buf.capacity();
-        buf.resize(cap, 0);
-        match r.read(&mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
-                break;
-            }
-            Ok(k) => buf.truncate(len + k),
-            Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(len),
+        match r.read(&mut tmp) {
+            Ok(0) => break,
+            Ok(k) => buf.extend_from_slice(&tmp[..k]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => {
-                buf.truncate(len);
                 failed = true;
                 break;
             }
         }
         if buf.len() >= CHUNK {
-            if let Some(nl) = buf.iter().rposition(|&b| b == b'\n') {
-                let rest = buf.split_off(nl + 1);
-                log.push(std::mem::replace(&mut buf, rest));
+            if let Some(nl) = memchr::memrchr(b'\n', &buf) {
+                let rest = buf[nl + 1..].to_vec();
+                buf.truncate(nl + 1);
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK * 2));
+                log.push(full);
+                buf.extend_from_slice(&rest);
             }
         }
     }
     if failed {
         // The last line is incomplete: a half line must not be parsed as a message.
-        match buf.iter().rposition(|&b| b == b'\n') {
+        match memchr::memrchr(b'\n', &buf) {
             Some(nl) => buf.truncate(nl + 1),
             None => buf.clear(),
         }

@@ -56,6 +56,62 @@ pub fn parse_units(s: &[u8]) -> Option<i64> {
     int.checked_mul(UNIT)?.checked_add(frac)
 }
 
+/// Parse an unsigned decimal string straight into multiples of 10^-`decimals`
+/// (`decimals` ≤ 8). The flag is false when digits beyond `decimals` are not
+/// all zero (the value is then truncated to the grid). The hot path of
+/// decoding: one pass, no division.
+#[inline]
+pub fn parse_scaled(s: &[u8], decimals: u32) -> Option<(i64, bool)> {
+    let n = s.len();
+    // 18 digits cannot overflow an i64.
+    if n == 0 || n > 19 {
+        return parse_units(s).map(|u| {
+            let step = 10i64.pow(DECIMALS - decimals);
+            (u / step, u % step == 0)
+        });
+    }
+    let mut i = 0;
+    let mut v: i64 = 0;
+    while i < n && s[i].is_ascii_digit() {
+        v = v * 10 + (s[i] - b'0') as i64;
+        i += 1;
+    }
+    let int_digits = i;
+    let mut taken = 0;
+    let mut exact = true;
+    if i < n && s[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < n && s[i].is_ascii_digit() {
+            if taken < decimals {
+                v = v * 10 + (s[i] - b'0') as i64;
+                taken += 1;
+            } else if s[i] != b'0' {
+                exact = false;
+            }
+            i += 1;
+        }
+        if int_digits == 0 && i == frac_start {
+            return None;
+        }
+    } else if int_digits == 0 {
+        return None;
+    }
+    if i != n {
+        return None;
+    }
+    while taken < decimals {
+        v *= 10;
+        taken += 1;
+    }
+    Some((v, exact))
+}
+
+/// The number of decimals d when `step_units` is exactly 10^-d, else None.
+pub fn pow10_decimals(step_units: i64) -> Option<u32> {
+    (0..=DECIMALS).find(|d| 10i64.pow(DECIMALS - d) == step_units)
+}
+
 /// A step size (tick or lot) as an exact number of 10⁻⁸ units, from its
 /// decimal text, e.g. "0.01" → 1_000_000.
 pub fn step_units(text: &str) -> Option<i64> {
@@ -111,6 +167,32 @@ mod tests {
         // 0.1 + 0.2 is exactly 0.3 here.
         let s = parse_units(b"0.1").unwrap() + parse_units(b"0.2").unwrap();
         assert_eq!(s, parse_units(b"0.3").unwrap());
+    }
+
+    #[test]
+    fn scaled_parsing_matches_the_general_path() {
+        for (txt, d) in [
+            ("61837.63000000", 2),
+            ("0.00001000", 5),
+            ("3.78826000", 5),
+            ("93.75658700", 5),
+            ("12", 4),
+            (".5", 1),
+            ("0.00000000", 5),
+        ] {
+            let u = parse_units(txt.as_bytes()).unwrap();
+            let step = 10i64.pow(DECIMALS - d);
+            assert_eq!(
+                parse_scaled(txt.as_bytes(), d),
+                Some((u / step, u % step == 0)),
+                "{txt}"
+            );
+        }
+        for bad in ["", ".", "1.2.3", "-1", "1e5", "12a"] {
+            assert_eq!(parse_scaled(bad.as_bytes(), 2), None, "{bad}");
+        }
+        assert_eq!(pow10_decimals(step_units("0.01").unwrap()), Some(2));
+        assert_eq!(pow10_decimals(step_units("0.05").unwrap()), None);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct Instrument {
     pub symbol: String,
     pub tick_units: i64,
     pub lot_units: i64,
+    /// Decimals of the tick and lot when they are powers of ten (the common
+    /// case, decoded without division).
+    pub tick_decimals: Option<u32>,
+    pub lot_decimals: Option<u32>,
 }
 
 impl Instrument {
@@ -47,6 +51,8 @@ impl Instrument {
             symbol: symbol.to_string(),
             tick_units,
             lot_units,
+            tick_decimals: decimal::pow10_decimals(tick_units),
+            lot_decimals: decimal::pow10_decimals(lot_units),
         })
     }
     pub fn tick_size(&self) -> f64 {
@@ -87,11 +93,14 @@ pub enum MarketEvent {
         reset: bool,
         changes: Vec<LevelChange>,
     },
-    /// The venue's own best bid and offer.
+    /// The venue's own best bid and offer. With `repair`, it is newer than
+    /// the book and the handler has repaired its book from it (levels through
+    /// the quote removed, touch sizes set): a mirror of the book does the same.
     TopOfBook {
         update_id: u64,
         bid: (Px, Qty),
         ask: (Px, Qty),
+        repair: bool,
     },
     /// A print on the tape; `aggressor` is the side that crossed the spread.
     Trade {
@@ -138,13 +147,27 @@ pub enum RawKind {
     Unknown,
 }
 
+/// A line that is not a valid message of the venue's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+/// A price level as (price in ticks, size in lots).
+pub type Level = (Px, Qty);
+/// A recorded depth update: first and last update id, bid and ask levels.
+type DepthRecord = (u64, u64, Vec<Level>, Vec<Level>);
+
 /// A venue's message format. Implementations are pure: one line in, one raw
 /// message out, with prices and sizes already on the instrument's grid.
 pub trait VenueDecoder: Clone + Send + 'static {
     /// Short venue name shown as the replayed lit venue.
     fn venue(&self) -> &'static str;
     /// Decode one line into `out` (its vectors are reused between calls).
-    fn decode(&mut self, line: &[u8], inst: &Instrument, out: &mut RawMessage) -> Result<(), ()>;
+    fn decode(
+        &mut self,
+        line: &[u8],
+        inst: &Instrument,
+        out: &mut RawMessage,
+    ) -> Result<(), Malformed>;
     /// The instrument a capture is about, from its first lines.
     fn identify(&self, first_lines: &[&[u8]]) -> Option<Instrument>;
 }
@@ -330,15 +353,15 @@ pub struct FeedHandler<D: VenueDecoder> {
     last_bbo_id: u64,
     /// Recent top-of-book messages (update id, bid, ask) not yet compared
     /// with the book, oldest first.
-    pending_bbo: VecDeque<(u64, (Px, Qty), (Px, Qty))>,
+    pending_bbo: VecDeque<(u64, Level, Level)>,
     /// Recent depth updates (first id, last id, bids, asks), so a snapshot
     /// taken before some of them can be brought forward.
-    recent_depth: VecDeque<(u64, u64, Vec<(Px, Qty)>, Vec<(Px, Qty)>)>,
+    recent_depth: VecDeque<DepthRecord>,
     /// A snapshot was just applied: depth updates it already contains are
     /// expected (superseded), not out of order.
     after_snapshot: bool,
-    /// An event produced together with the previous one, returned next.
-    queued: Option<Timed>,
+    /// Reused buffer for the changes of top-of-book repairs.
+    scratch: Vec<LevelChange>,
     finished: bool,
 }
 
@@ -394,7 +417,7 @@ impl<D: VenueDecoder> FeedHandler<D> {
             pending_bbo: VecDeque::new(),
             recent_depth: VecDeque::new(),
             after_snapshot: false,
-            queued: None,
+            scratch: Vec::new(),
             finished: false,
         })
     }
@@ -495,28 +518,18 @@ impl<D: VenueDecoder> FeedHandler<D> {
         if id == self.book.last_id() {
             self.reconcile(id);
         }
-        let quote = MarketEvent::TopOfBook {
+        let repair =
+            self.opts.top_of_book_repairs && id > self.book.last_id() && self.book.synced();
+        if repair {
+            self.scratch.clear();
+            self.book.repair_from_top(bid, ask, &mut self.scratch);
+        }
+        Some(MarketEvent::TopOfBook {
             update_id: id,
             bid,
             ask,
-        };
-        if self.opts.top_of_book_repairs && id > self.book.last_id() && self.book.synced() {
-            let mut changes = Vec::new();
-            self.book.repair_from_top(bid, ask, &mut changes);
-            if !changes.is_empty() {
-                // Repair the book first, then report the quote.
-                self.queued = Some(Timed {
-                    recv_ns: self.raw.recv_ns,
-                    event: quote,
-                });
-                return Some(MarketEvent::Book {
-                    update_id: self.book.last_id(),
-                    reset: false,
-                    changes,
-                });
-            }
-        }
-        Some(quote)
+            repair,
+        })
     }
 
     fn on_snapshot(&mut self) -> Option<MarketEvent> {
@@ -609,9 +622,6 @@ impl<D: VenueDecoder> FeedSource for FeedHandler<D> {
     }
 
     fn next_event(&mut self) -> Option<Timed> {
-        if let Some(q) = self.queued.take() {
-            return Some(q);
-        }
         if self.finished {
             return None;
         }

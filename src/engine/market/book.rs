@@ -59,6 +59,9 @@ pub struct OrderBook {
     asks: BTreeMap<Px, Level>,
     /// Number of resting background orders (drives the cancel rate).
     background_orders: usize,
+    /// Emptied level queues kept for reuse: a replayed book creates and
+    /// removes levels at every update, and this spares an allocation each.
+    spare: Vec<VecDeque<Resting>>,
 }
 
 impl OrderBook {
@@ -308,7 +311,7 @@ impl OrderBook {
         };
         let Some(level) = book.get_mut(&price) else {
             if qty > 0 {
-                let mut orders = VecDeque::with_capacity(1);
+                let mut orders = self.spare.pop().unwrap_or_default();
                 orders.push_back(Resting {
                     qty,
                     owner: Owner::Background,
@@ -324,7 +327,12 @@ impl OrderBook {
                 level.orders[0].qty = qty;
                 level.total = qty;
             } else {
-                book.remove(&price);
+                if let Some(mut l) = book.remove(&price) {
+                    if self.spare.len() < 1024 {
+                        l.orders.clear();
+                        self.spare.push(l.orders);
+                    }
+                }
                 self.background_orders -= 1;
             }
             return;
@@ -369,6 +377,23 @@ impl OrderBook {
             if level.orders.is_empty() {
                 book.remove(&price);
             }
+        }
+    }
+
+    /// Follow a top-of-book message newer than the book: background through
+    /// the quote is stale and goes, the touch shows the quoted sizes. Our
+    /// orders inside the spread stay.
+    pub fn repair_background(&mut self, bid: (Px, Qty), ask: (Px, Qty)) {
+        for (side, (touch, qty)) in [(BookSide::Bid, bid), (BookSide::Ask, ask)] {
+            let book = self.side(side);
+            let through: Vec<Px> = match side {
+                BookSide::Bid => book.range(touch + 1..).map(|(p, _)| *p).collect(),
+                BookSide::Ask => book.range(..touch).map(|(p, _)| *p).collect(),
+            };
+            for p in through {
+                self.set_background(side, p, 0);
+            }
+            self.set_background(side, touch, qty);
         }
     }
 

@@ -148,6 +148,12 @@ impl SymbolMarket {
                     book.set_background(c.side, c.price, c.qty);
                 }
             }
+            MarketEvent::TopOfBook {
+                bid,
+                ask,
+                repair: true,
+                ..
+            } => book.repair_background(bid, ask),
             MarketEvent::TopOfBook { .. } => {}
             MarketEvent::Trade {
                 price,
@@ -177,8 +183,7 @@ impl SymbolMarket {
         if let Some(mid) = self.quote().mid() {
             self.latent = mid;
         }
-        let mid = self.mid_ticks();
-        self.tape.record_mid(ts, mid);
+        self.tape.record_mid(ts, self.latent);
         if let Some(flow) = self.replay.as_mut() {
             flow.report_issues(sym, out);
             self.next_flow_ts = flow.next_ts();
