@@ -122,11 +122,13 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
         Some(path) => {
             let setup =
                 vigil::engine::feed::session::prepare(&path, scenario, args.seed.unwrap_or(1))?;
+            let sym = &setup.scenario.symbols[0];
             println!(
-                "replaying {} ({} {}, {:.0} s): {}",
+                "replaying {} ({}, tick {}, lot {}, {:.0} s): {}",
                 path.display(),
-                setup.scenario.symbols[0].symbol,
-                setup.scenario.symbols[0].lot_size,
+                sym.symbol,
+                sym.tick_size,
+                sym.lot_size,
                 setup.profile.duration_s(),
                 setup.profile.stats
             );
