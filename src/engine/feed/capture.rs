@@ -18,29 +18,44 @@ use flate2::read::MultiGzDecoder;
 /// Size of the chunks handed from the inflating thread to the reader.
 const CHUNK: usize = 256 * 1024;
 
-#[derive(Debug, Default)]
-struct LogState {
-    chunks: Vec<Arc<Vec<u8>>>,
+#[derive(Debug)]
+struct LogState<T> {
+    chunks: Vec<Arc<Vec<T>>>,
     done: bool,
     /// The compressed stream ended early or was damaged: what came before is
     /// kept, the incomplete last line is dropped.
     truncated: bool,
 }
 
-#[derive(Debug, Default)]
-struct ChunkLog {
-    state: Mutex<LogState>,
+/// An append-only log of chunks, written by one thread, read by any number
+/// of cursors (each waits for the chunk it needs).
+#[derive(Debug)]
+pub(crate) struct ChunkLog<T> {
+    state: Mutex<LogState<T>>,
     ready: Condvar,
 }
 
-impl ChunkLog {
-    fn push(&self, chunk: Vec<u8>) {
+impl<T> Default for ChunkLog<T> {
+    fn default() -> Self {
+        ChunkLog {
+            state: Mutex::new(LogState {
+                chunks: Vec::new(),
+                done: false,
+                truncated: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> ChunkLog<T> {
+    pub(crate) fn push(&self, chunk: Vec<T>) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.chunks.push(Arc::new(chunk));
         self.ready.notify_all();
     }
 
-    fn finish(&self, truncated: bool) {
+    pub(crate) fn finish(&self, truncated: bool) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.done = true;
         s.truncated |= truncated;
@@ -49,7 +64,7 @@ impl ChunkLog {
 
     /// Chunk `i`, waiting for it if the inflater has not produced it yet.
     /// None once the log is complete and shorter than `i + 1`.
-    fn get(&self, i: usize) -> Option<Arc<Vec<u8>>> {
+    pub(crate) fn get(&self, i: usize) -> Option<Arc<Vec<T>>> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(c) = s.chunks.get(i) {
@@ -62,7 +77,7 @@ impl ChunkLog {
         }
     }
 
-    fn truncated(&self) -> Option<bool> {
+    pub(crate) fn truncated(&self) -> Option<bool> {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.done.then_some(s.truncated)
     }
@@ -72,7 +87,7 @@ impl ChunkLog {
 /// cursor at the same position over the same data.
 #[derive(Debug, Clone)]
 pub struct LineReader {
-    log: Arc<ChunkLog>,
+    log: Arc<ChunkLog<u8>>,
     next_chunk: usize,
     chunk: Arc<Vec<u8>>,
     pos: usize,
@@ -124,7 +139,7 @@ impl LineReader {
         LineReader::over(log)
     }
 
-    fn over(log: Arc<ChunkLog>) -> LineReader {
+    fn over(log: Arc<ChunkLog<u8>>) -> LineReader {
         LineReader {
             log,
             next_chunk: 0,
@@ -177,7 +192,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 /// Move everything from `r` into the log in newline-aligned chunks. Returns
 /// true when the input ended in an error (truncated or corrupt compression):
 /// the text before the error is kept, up to its last complete line.
-fn pump(mut r: impl Read, log: &ChunkLog) -> bool {
+fn pump(mut r: impl Read, log: &ChunkLog<u8>) -> bool {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
     let mut tmp = vec![0u8; CHUNK / 2];
     let mut failed = false;

@@ -22,7 +22,9 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use self::capture::LineReader;
+use std::sync::Arc;
+
+use self::capture::{ChunkLog, LineReader};
 use self::l2::L2Book;
 use super::market::{BookSide, Px, Qty};
 
@@ -344,7 +346,7 @@ const REPLAY_BUFFER: usize = 32;
 pub struct FeedHandler<D: VenueDecoder> {
     decoder: D,
     inst: Instrument,
-    lines: LineReader,
+    messages: DecodedReader,
     opts: HandlerOptions,
     book: L2Book,
     raw: RawMessage,
@@ -404,10 +406,11 @@ impl<D: VenueDecoder> FeedHandler<D> {
                 }
             }
         };
+        let messages = DecodedReader::spawn(lines, decoder.clone(), inst.clone())?;
         Ok(FeedHandler {
             decoder,
             inst,
-            lines,
+            messages,
             opts,
             book: L2Book::default(),
             raw: RawMessage::default(),
@@ -626,26 +629,20 @@ impl<D: VenueDecoder> FeedSource for FeedHandler<D> {
             return None;
         }
         loop {
-            let Some(line) = self.lines.next_line() else {
+            let Some((chunk, i)) = self.messages.next() else {
                 self.finished = true;
-                if self.lines.truncated() == Some(true) {
+                if self.messages.truncated() == Some(true) {
                     self.stats.count(DataIssue::Truncated, 1);
                 }
                 return None;
             };
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
             self.stats.lines += 1;
-            self.raw.off_grid = 0;
-            if self
-                .decoder
-                .decode(line, &self.inst, &mut self.raw)
-                .is_err()
-            {
-                self.stats.count(DataIssue::Corrupt, 1);
-                continue;
+            match &chunk[i] {
+                None => {
+                    self.stats.count(DataIssue::Corrupt, 1);
+                    continue;
+                }
+                Some(m) => copy_raw(&mut self.raw, m),
             }
             self.count_off_grid();
             if let Some(event) = self.process() {
@@ -663,6 +660,100 @@ impl<D: VenueDecoder> FeedSource for FeedHandler<D> {
 
     fn boxed_clone(&self) -> Box<dyn FeedSource> {
         Box::new(self.clone())
+    }
+}
+
+/// Copy a decoded message into the handler's working message, reusing its buffers.
+fn copy_raw(dst: &mut RawMessage, src: &RawMessage) {
+    dst.kind = src.kind;
+    dst.recv_ns = src.recv_ns;
+    dst.first_id = src.first_id;
+    dst.last_id = src.last_id;
+    dst.bids.clear();
+    dst.bids.extend_from_slice(&src.bids);
+    dst.asks.clear();
+    dst.asks.extend_from_slice(&src.asks);
+    dst.bid = src.bid;
+    dst.ask = src.ask;
+    dst.price = src.price;
+    dst.qty = src.qty;
+    dst.aggressor_sold = src.aggressor_sold;
+    dst.off_grid = src.off_grid;
+}
+
+/// One line as the decoder left it (None: not a valid message).
+type Decoded = Option<RawMessage>;
+
+/// Messages per chunk handed from the decoding thread.
+const DECODED_CHUNK: usize = 1024;
+
+/// Decoded messages of a capture, produced by a thread of their own so that
+/// inflating, decoding and the engine run side by side. Clones read the same
+/// messages from the same position, like `LineReader`.
+#[derive(Debug, Clone)]
+struct DecodedReader {
+    log: Arc<ChunkLog<Decoded>>,
+    next_chunk: usize,
+    chunk: Arc<Vec<Decoded>>,
+    pos: usize,
+}
+
+impl DecodedReader {
+    fn spawn<D: VenueDecoder>(
+        mut lines: LineReader,
+        mut decoder: D,
+        inst: Instrument,
+    ) -> Result<Self> {
+        let log: Arc<ChunkLog<Decoded>> = Arc::new(ChunkLog::default());
+        let writer = log.clone();
+        std::thread::Builder::new()
+            .name("capture-decode".into())
+            .spawn(move || {
+                let mut chunk = Vec::with_capacity(DECODED_CHUNK);
+                let mut raw = RawMessage::default();
+                while let Some(line) = lines.next_line() {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.is_empty() {
+                        continue;
+                    }
+                    raw.off_grid = 0;
+                    chunk.push(match decoder.decode(line, &inst, &mut raw) {
+                        Ok(()) => Some(raw.clone()),
+                        Err(Malformed) => None,
+                    });
+                    if chunk.len() == DECODED_CHUNK {
+                        writer.push(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(DECODED_CHUNK),
+                        ));
+                    }
+                }
+                if !chunk.is_empty() {
+                    writer.push(chunk);
+                }
+                writer.finish(lines.truncated() == Some(true));
+            })?;
+        Ok(DecodedReader {
+            log,
+            next_chunk: 0,
+            chunk: Arc::new(Vec::new()),
+            pos: 0,
+        })
+    }
+
+    /// The chunk holding the next message and its index in it.
+    fn next(&mut self) -> Option<(Arc<Vec<Decoded>>, usize)> {
+        while self.pos >= self.chunk.len() {
+            self.chunk = self.log.get(self.next_chunk)?;
+            self.next_chunk += 1;
+            self.pos = 0;
+        }
+        self.pos += 1;
+        Some((self.chunk.clone(), self.pos - 1))
+    }
+
+    fn truncated(&self) -> Option<bool> {
+        self.log.truncated()
     }
 }
 
