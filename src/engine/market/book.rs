@@ -305,33 +305,38 @@ impl OrderBook {
 impl OrderBook {
     /// Set the background (non-ours) quantity at a level to `qty`.
     pub fn set_background(&mut self, side: BookSide, price: Px, qty: Qty) {
+        use std::collections::btree_map::Entry;
         let book = match side {
             BookSide::Bid => &mut self.bids,
             BookSide::Ask => &mut self.asks,
         };
-        let Some(level) = book.get_mut(&price) else {
-            if qty > 0 {
-                let mut orders = self.spare.pop().unwrap_or_default();
-                orders.push_back(Resting {
-                    qty,
-                    owner: Owner::Background,
-                });
-                book.insert(price, Level { orders, total: qty });
-                self.background_orders += 1;
+        // One search per update: this runs for every level of every update.
+        let mut entry = match book.entry(price) {
+            Entry::Vacant(v) => {
+                if qty > 0 {
+                    let mut orders = self.spare.pop().unwrap_or_default();
+                    orders.push_back(Resting {
+                        qty,
+                        owner: Owner::Background,
+                    });
+                    v.insert(Level { orders, total: qty });
+                    self.background_orders += 1;
+                }
+                return;
             }
-            return;
+            Entry::Occupied(o) => o,
         };
+        let level = entry.get_mut();
         // Fast path: a level of one background block (no order of ours).
         if level.orders.len() == 1 && level.orders[0].owner == Owner::Background {
             if qty > 0 {
                 level.orders[0].qty = qty;
                 level.total = qty;
             } else {
-                if let Some(mut l) = book.remove(&price) {
-                    if self.spare.len() < 1024 {
-                        l.orders.clear();
-                        self.spare.push(l.orders);
-                    }
+                let mut l = entry.remove();
+                if self.spare.len() < 1024 {
+                    l.orders.clear();
+                    self.spare.push(l.orders);
                 }
                 self.background_orders -= 1;
             }
@@ -375,7 +380,7 @@ impl OrderBook {
                 }
             }
             if level.orders.is_empty() {
-                book.remove(&price);
+                entry.remove();
             }
         }
     }
