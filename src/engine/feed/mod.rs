@@ -521,8 +521,9 @@ impl<D: VenueDecoder> FeedHandler<D> {
         if id == self.book.last_id() {
             self.reconcile(id);
         }
-        let repair =
-            self.opts.top_of_book_repairs && id > self.book.last_id() && self.book.synced();
+        // Also before a snapshot or after a gap: the venue's own quote is
+        // then the best repair available.
+        let repair = self.opts.top_of_book_repairs && id > self.book.last_id();
         if repair {
             self.scratch.clear();
             self.book.repair_from_top(bid, ask, &mut self.scratch);
