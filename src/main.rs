@@ -41,9 +41,11 @@ enum Commands {
 
 #[derive(clap::Args)]
 struct MarketArgs {
-    /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file.
-    #[arg(long, default_value = "default")]
-    scenario: String,
+    /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file
+    /// (default: `default`; with a replayed market, a TWAP buy and an Almgren–Chriss sell
+    /// sized to the capture's volume).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Seed of the simulator (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -94,7 +96,11 @@ struct EngineArgs {
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: String,
     #[command(flatten)]
-    market: MarketArgs,
+    session: MarketArgs,
+    /// Market to trade on: `sim` (the simulator) or `replay:FILE` (a recorded exchange
+    /// capture, replayed).
+    #[arg(long, default_value = "sim")]
+    market: String,
     /// Simulated seconds per wall second; 1e6 or more runs as fast as possible.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
@@ -157,7 +163,7 @@ fn check_speed(speed: f64) -> Result<()> {
 
 async fn run_demo(args: DemoArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = Scenario::load(&args.market.scenario)?;
+    let scenario = Scenario::load(args.market.scenario.as_deref().unwrap_or("default"))?;
     // A one-off token: the embedded engine listens on loopback only.
     let token = format!("demo-{:016x}", rand::random::<u64>());
     let mut tokens = Tokens::default();
@@ -183,7 +189,14 @@ async fn run_demo(args: DemoArgs) -> Result<()> {
 
 async fn run_engine(args: EngineArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = Scenario::load(&args.market.scenario)?;
+    let scenario = args.session.scenario.as_deref().map(Scenario::load).transpose()?;
+    let replay = match args.market.as_str() {
+        "sim" => None,
+        m => match m.strip_prefix("replay:") {
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => bail!("--market must be sim or replay:FILE, got {m}"),
+        },
+    };
     let mut tokens = Tokens::default();
     if let Some(t) = &args.token {
         tokens.add(t, "trader", Role::Trader)?;
@@ -197,16 +210,56 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
     if tokens.is_empty() {
         bail!("no way in: give --token T (or VIGIL_TOKEN), --viewer-token V or --tokens FILE");
     }
-    let running = serve::start(ServeOptions {
-        listen: args.listen,
-        scenario,
-        seed: args.market.seed,
-        speed: args.speed,
-        record: args.market.record,
-        tokens,
-        engine_id: args.engine_id,
-    })
-    .await?;
+    let seed = args.session.seed;
+    let running = match replay {
+        None => {
+            serve::start(ServeOptions {
+                listen: args.listen,
+                scenario: match scenario {
+                    Some(s) => s,
+                    None => Scenario::load("default")?,
+                },
+                seed,
+                speed: args.speed,
+                record: args.session.record,
+                tokens,
+                engine_id: args.engine_id,
+            })
+            .await?
+        }
+        Some(path) => {
+            let setup = vigil::engine::feed::session::prepare(&path, scenario, seed.unwrap_or(1))?;
+            let sym = &setup.scenario.symbols[0];
+            println!(
+                "replaying {} ({}, tick {}, lot {}, {:.0} s): {}",
+                path.display(),
+                sym.symbol,
+                sym.tick_size,
+                sym.lot_size,
+                setup.profile.duration_s(),
+                setup.profile.stats
+            );
+            let scenario = setup.scenario.clone();
+            let engine = setup.engine(&vigil::engine::EngineOptions {
+                engine_id: args.engine_id.clone(),
+                seed,
+                ..Default::default()
+            })?;
+            serve::start_engine(
+                engine,
+                ServeOptions {
+                    listen: args.listen,
+                    scenario,
+                    seed,
+                    speed: args.speed,
+                    record: args.session.record,
+                    tokens,
+                    engine_id: args.engine_id,
+                },
+            )
+            .await?
+        }
+    };
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());
