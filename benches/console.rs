@@ -9,10 +9,9 @@ use common::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use vigil::console::decode::decode_frame;
 use vigil::console::state::ConsoleState;
 use vigil::console::view::render;
-use vigil::protocol::{encode, Role, ServerMessage, Side};
+use vigil::protocol::{decode_server, encode, Role, ServerMessage, Side};
 
 /// A realistic live mix: mostly market updates, then progress, fills, decisions.
 fn event_frames(n: usize) -> (Vec<ServerMessage>, Vec<String>) {
@@ -53,7 +52,7 @@ fn ingest(c: &mut Criterion) {
             },
             |mut s| {
                 for f in &frames {
-                    let msg = decode_frame(f).unwrap();
+                    let msg = decode_server(f).unwrap();
                     s.apply(&msg);
                 }
                 s
@@ -61,7 +60,7 @@ fn ingest(c: &mut Criterion) {
             criterion::BatchSize::LargeInput,
         )
     });
-    let decoded: Vec<ServerMessage> = frames.iter().map(|f| decode_frame(f).unwrap()).collect();
+    let decoded: Vec<ServerMessage> = frames.iter().map(|f| decode_server(f).unwrap()).collect();
     group.bench_function("apply only 100k events", |b| {
         b.iter_batched(
             || {
@@ -92,7 +91,7 @@ fn ingest(c: &mut Criterion) {
         ("decision", decision("P-17", "passive", 0.8)),
     ] {
         let frame = encode(&fx.ev(ev));
-        kinds.bench_function(name, |b| b.iter(|| decode_frame(&frame).unwrap()));
+        kinds.bench_function(name, |b| b.iter(|| decode_server(&frame).unwrap()));
     }
     kinds.finish();
 }

@@ -11,3 +11,5 @@ pub mod engine;
 pub mod learn;
 pub mod model;
 pub mod protocol;
+pub mod replay;
+pub mod report;

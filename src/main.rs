@@ -31,6 +31,12 @@ enum Commands {
     Engine(EngineArgs),
     /// Measure simulator throughput, event encoding and command round trips.
     Bench,
+    /// Replay a recorded session in the console, read-only, with timeline controls.
+    Replay(vigil::replay::cli::ReplayArgs),
+    /// Run a scenario with scripted commands as fast as possible into a journal (deterministic).
+    Record(vigil::replay::cli::RecordArgs),
+    /// Post-trade report of a recording: costs, the model, interventions, counterfactuals, charts.
+    Report(vigil::report::cli::ReportArgs),
     /// The model contract and model files.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -118,9 +124,11 @@ struct EvalArgs {
 
 #[derive(clap::Args)]
 struct MarketArgs {
-    /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file.
-    #[arg(long, default_value = "default")]
-    scenario: String,
+    /// Built-in scenario name (default, calm, volatile, thin, regime_shift) or a TOML file
+    /// (default: `default`; with a replayed market, a TWAP buy and an Almgren–Chriss sell
+    /// sized to the capture's volume).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Seed of the simulator (default: the scenario's).
     #[arg(long)]
     seed: Option<u64>,
@@ -171,7 +179,11 @@ struct EngineArgs {
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: String,
     #[command(flatten)]
-    market: MarketArgs,
+    session: MarketArgs,
+    /// Market to trade on: `sim` (the simulator) or `replay:FILE` (a recorded exchange
+    /// capture, replayed).
+    #[arg(long, default_value = "sim")]
+    market: String,
     /// Simulated seconds per wall second; 1e6 or more runs as fast as possible.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
@@ -209,6 +221,9 @@ fn main() -> Result<()> {
         ))),
         Commands::Engine(args) => rt.block_on(run_engine(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
+        Commands::Replay(args) => vigil::replay::cli::replay(args),
+        Commands::Record(args) => vigil::replay::cli::record(args),
+        Commands::Report(args) => vigil::report::cli::run(args),
         Commands::Model(cmd) => run_model(cmd),
         Commands::Dataset(args) => run_dataset(args),
         Commands::Eval(args) => run_eval(args),
@@ -234,7 +249,7 @@ fn check_speed(speed: f64) -> Result<()> {
 
 async fn run_demo(args: DemoArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = Scenario::load(&args.market.scenario)?;
+    let scenario = Scenario::load(args.market.scenario.as_deref().unwrap_or("default"))?;
     // A one-off token: the embedded engine listens on loopback only.
     let token = format!("demo-{:016x}", rand::random::<u64>());
     let mut tokens = Tokens::default();
@@ -260,7 +275,14 @@ async fn run_demo(args: DemoArgs) -> Result<()> {
 
 async fn run_engine(args: EngineArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = Scenario::load(&args.market.scenario)?;
+    let scenario = args.session.scenario.as_deref().map(Scenario::load).transpose()?;
+    let replay = match args.market.as_str() {
+        "sim" => None,
+        m => match m.strip_prefix("replay:") {
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+            _ => bail!("--market must be sim or replay:FILE, got {m}"),
+        },
+    };
     let mut tokens = Tokens::default();
     if let Some(t) = &args.token {
         tokens.add(t, "trader", Role::Trader)?;
@@ -274,16 +296,56 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
     if tokens.is_empty() {
         bail!("no way in: give --token T (or VIGIL_TOKEN), --viewer-token V or --tokens FILE");
     }
-    let running = serve::start(ServeOptions {
-        listen: args.listen,
-        scenario,
-        seed: args.market.seed,
-        speed: args.speed,
-        record: args.market.record,
-        tokens,
-        engine_id: args.engine_id,
-    })
-    .await?;
+    let seed = args.session.seed;
+    let running = match replay {
+        None => {
+            serve::start(ServeOptions {
+                listen: args.listen,
+                scenario: match scenario {
+                    Some(s) => s,
+                    None => Scenario::load("default")?,
+                },
+                seed,
+                speed: args.speed,
+                record: args.session.record,
+                tokens,
+                engine_id: args.engine_id,
+            })
+            .await?
+        }
+        Some(path) => {
+            let setup = vigil::engine::feed::session::prepare(&path, scenario, seed.unwrap_or(1))?;
+            let sym = &setup.scenario.symbols[0];
+            println!(
+                "replaying {} ({}, tick {}, lot {}, {:.0} s): {}",
+                path.display(),
+                sym.symbol,
+                sym.tick_size,
+                sym.lot_size,
+                setup.profile.duration_s(),
+                setup.profile.stats
+            );
+            let scenario = setup.scenario.clone();
+            let engine = setup.engine(&vigil::engine::EngineOptions {
+                engine_id: args.engine_id.clone(),
+                seed,
+                ..Default::default()
+            })?;
+            serve::start_engine(
+                engine,
+                ServeOptions {
+                    listen: args.listen,
+                    scenario,
+                    seed,
+                    speed: args.speed,
+                    record: args.session.record,
+                    tokens,
+                    engine_id: args.engine_id,
+                },
+            )
+            .await?
+        }
+    };
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());

@@ -264,3 +264,92 @@ fn freeze_keeps_applying_data() {
     keys(&mut app, &[press('f')]);
     assert_eq!(app.shown().view.seq, shown_seq + 1);
 }
+
+fn net(app: &mut App, ev: vigil::console::client::NetEvent) -> Vec<Effect> {
+    app.update(Msg::Net(ev), Instant::now())
+}
+
+fn on_conn(app: &mut App, conn: u64, msg: ServerMessage) -> Vec<Effect> {
+    net(app, vigil::console::client::NetEvent::Message { conn, msg })
+}
+
+#[test]
+fn only_a_reattach_with_a_snapshot_is_a_resync() {
+    use vigil::console::client::NetEvent;
+    let note = |app: &App| app.link.note.as_ref().map(|n| n.0.clone());
+    // First attach: welcome then the snapshot of the session so far.
+    let mut app = App::new(
+        Keymap::default(),
+        vigil::console::theme::Theme::builtin_dark(),
+        vec!["dark".into()],
+    );
+    let seeded = trader();
+    net(&mut app, NetEvent::Connected { conn: 1 });
+    on_conn(&mut app, 1, welcome(Role::Trader, ResumeMode::Snapshot, 40));
+    let snapshot = ServerMessage::Snapshot(Box::new(seeded.live.view.clone()));
+    on_conn(&mut app, 1, snapshot.clone());
+    assert_eq!(note(&app).as_deref(), Some("connected"));
+
+    // Dropped, back with the missed events: resumed.
+    let drop = |app: &mut App, conn: u64| {
+        net(
+            app,
+            NetEvent::Disconnected {
+                conn,
+                attempt: 1,
+                reason: "reset".into(),
+            },
+        );
+        net(app, NetEvent::Connected { conn: conn + 1 });
+    };
+    drop(&mut app, 1);
+    on_conn(&mut app, 2, welcome(Role::Trader, ResumeMode::Events, 40));
+    assert_eq!(note(&app).as_deref(), Some("resumed"));
+
+    // Dropped for too long: a snapshot replaces the state, and says so.
+    drop(&mut app, 2);
+    on_conn(&mut app, 3, welcome(Role::Trader, ResumeMode::Snapshot, 90));
+    on_conn(&mut app, 3, snapshot);
+    assert_eq!(note(&app).as_deref(), Some("resynchronised from snapshot"));
+}
+
+#[test]
+fn acks_and_the_end_of_a_halt_reach_the_status_line() {
+    let mut app = trader();
+    keys(&mut app, &[press('p')]);
+    assert_eq!(
+        app.status,
+        Some(("sent pause P-1 — waiting for ack".into(), StatusKind::Info))
+    );
+    app.feed(&[ack("c1", true, None)]);
+    assert_eq!(
+        app.status,
+        Some(("✓ pause P-1 accepted".into(), StatusKind::Success))
+    );
+    keys(&mut app, &[press('j'), press('p')]);
+    app.feed(&[ack("c2", false, Some("unknown order or order not working"))]);
+    assert_eq!(
+        app.status,
+        Some((
+            "✗ pause P-2 refused: unknown order or order not working".into(),
+            StatusKind::Error
+        ))
+    );
+    // An ack for a command we do not know changes nothing.
+    app.feed(&[ack("c99", true, None)]);
+    assert_eq!(app.status.as_ref().unwrap().1, StatusKind::Error);
+
+    // Halt, then resume all: the ack arrives before the engine state event.
+    let mut fx = Fx {
+        seq: app.live.view.seq,
+        ts: app.live.view.ts,
+    };
+    app.feed(&[fx.ev(engine_state(EngineState::Halted, Some("kill switch")))]);
+    keys(&mut app, &[press('R')]);
+    app.feed(&[ack("c3", true, None)]);
+    assert_eq!(app.status.as_ref().unwrap().0, "✓ resume_all accepted");
+    app.feed(&[fx.ev(engine_state(EngineState::Running, None))]);
+    let (text, kind) = app.status.clone().unwrap();
+    assert!(text.contains("halt ended"), "{text}");
+    assert_eq!(kind, StatusKind::Success);
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::protocol::{ClientMessage, Command, OrderState, ResumeMode, Severity};
+use crate::protocol::{ClientMessage, Command, EngineState, OrderState, ResumeMode, Severity};
 
 use super::client::NetEvent;
 use super::forms::{set_retune_field, OverrideForm, RetuneForm, RETUNE_FIELDS};
@@ -16,7 +16,7 @@ use super::theme::Theme;
 
 /// No message for this long and the data on screen is marked STALE.
 pub const STALE_AFTER: Duration = Duration::from_secs(2);
-/// How long "resumed" / "resynchronised" notes stay in the header.
+/// How long "connected" / "resumed" / "resynchronised" notes stay in the header.
 pub const NOTE_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
@@ -62,7 +62,7 @@ pub struct LinkStatus {
     pub link: Link,
     pub rtt: Option<Duration>,
     pub stale: bool,
-    /// "resumed" / "resynchronised from snapshot", with when it was set.
+    /// "connected" / "resumed" / "resynchronised from snapshot", with when it was set.
     pub note: Option<(String, Instant)>,
 }
 
@@ -120,6 +120,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusKind {
     Info,
+    /// A command the engine accepted, a halt that ended.
+    Success,
     Error,
 }
 
@@ -139,12 +141,22 @@ pub struct App {
     pub sort: SortBy,
     pub status: Option<(String, StatusKind)>,
     pub should_quit: bool,
+    /// Set when the app shows a recording (`vigil replay`): why commands are
+    /// unavailable. Command keys answer with it; nothing is ever sent.
+    pub replay: Option<String>,
     next_command: u64,
     /// Id of the current connection; messages from older ones are dropped
     /// after we asked for a resync (they would only produce more gaps).
     conn: u64,
     accept_from_conn: u64,
     last_message_at: Option<Instant>,
+    /// A welcome was received before: the next one is a re-attach.
+    welcomed: bool,
+    /// The current (re-)attach will be followed by a snapshot that replaces
+    /// what we had: worth saying "resynchronised".
+    resync_pending: bool,
+    /// The engine was seen halted since the last accepted resume all.
+    saw_halt: bool,
 }
 
 impl App {
@@ -168,10 +180,14 @@ impl App {
             sort: SortBy::Arrival,
             status: None,
             should_quit: false,
+            replay: None,
             next_command: 1,
             conn: 0,
             accept_from_conn: 0,
             last_message_at: None,
+            welcomed: false,
+            resync_pending: false,
+            saw_halt: false,
         }
     }
 
@@ -239,6 +255,34 @@ impl App {
 
     fn set_status(&mut self, text: impl Into<String>, kind: StatusKind) {
         self.status = Some((text.into(), kind));
+    }
+
+    /// The engine just answered a command: say how, in the status line, with
+    /// the whole reason when it refused.
+    fn report_outcome(&mut self) {
+        let Some(out) = self.live.outcomes.newest() else {
+            return;
+        };
+        let what = super::state::describe_command(&out.command);
+        let (text, kind) = if out.ok {
+            let mut text = format!("✓ {what} accepted");
+            if matches!(out.command, Command::ResumeAll)
+                && self.live.view.state == EngineState::Running
+                && std::mem::take(&mut self.saw_halt)
+            {
+                text.push_str(" — halt ended, engine running");
+            }
+            (text, StatusKind::Success)
+        } else {
+            (
+                format!(
+                    "✗ {what} refused: {}",
+                    out.reason.as_deref().unwrap_or("no reason given")
+                ),
+                StatusKind::Error,
+            )
+        };
+        self.set_status(text, kind);
     }
 
     pub fn set_theme(&mut self, theme: Theme) {
@@ -333,7 +377,20 @@ impl App {
                 }
                 self.last_message_at = Some(now);
                 self.link.stale = false;
-                match self.live.apply(&msg) {
+                let pending_before = self.live.pending.len();
+                let was_halted = self.live.view.state == EngineState::Halted;
+                let outcome = self.live.apply(&msg);
+                self.saw_halt |= self.live.view.state == EngineState::Halted;
+                if self.live.pending.len() < pending_before {
+                    self.report_outcome();
+                }
+                if was_halted && self.live.view.state == EngineState::Running {
+                    self.set_status(
+                        "▶ halt ended — engine running, child orders flow again",
+                        StatusKind::Success,
+                    );
+                }
+                match outcome {
                     Outcome::Gap { expected, got } => {
                         let resume = self.live.view.seq;
                         self.live.push_console_alert(
@@ -354,15 +411,20 @@ impl App {
                         }]
                     }
                     Outcome::Welcome { resume } => {
-                        let was_reconnect = matches!(self.link.link, Link::Reconnecting { .. });
+                        let reattach = std::mem::replace(&mut self.welcomed, true);
                         self.link.link = Link::Live;
-                        if was_reconnect && resume == ResumeMode::Events {
-                            self.link.note = Some(("resumed".into(), now));
-                        }
+                        self.resync_pending = reattach && resume == ResumeMode::Snapshot;
+                        self.link.note = match (reattach, resume) {
+                            // A first attach is just that; its snapshot is no resync.
+                            (false, _) => Some(("connected".into(), now)),
+                            (true, ResumeMode::Events) => Some(("resumed".into(), now)),
+                            // The snapshot that follows sets the note.
+                            (true, ResumeMode::Snapshot) => None,
+                        };
                         Vec::new()
                     }
                     Outcome::Snapshot => {
-                        if self.live.view.seq > 0 || self.link.note.is_some() {
+                        if std::mem::take(&mut self.resync_pending) {
                             self.link.note = Some(("resynchronised from snapshot".into(), now));
                         }
                         Vec::new()
@@ -490,8 +552,10 @@ impl App {
     }
 
     /// Why commands are disabled right now, if they are.
-    pub fn commands_disabled_reason(&self) -> Option<&'static str> {
-        if !self.live.can_command() {
+    pub fn commands_disabled_reason(&self) -> Option<&str> {
+        if let Some(why) = &self.replay {
+            Some(why)
+        } else if !self.live.can_command() {
             Some("read-only: connected as viewer, commands are disabled")
         } else if self.link.link != Link::Live {
             Some("not connected: commands are disabled until the link is back")
@@ -501,7 +565,7 @@ impl App {
     }
 
     fn commands_allowed(&mut self) -> bool {
-        match self.commands_disabled_reason() {
+        match self.commands_disabled_reason().map(str::to_string) {
             Some(why) => {
                 self.report_error(why);
                 false

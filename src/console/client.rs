@@ -10,8 +10,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::decode::decode_frame;
-use crate::protocol::{encode, ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
+use crate::protocol::{
+    decode_server, encode, ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION,
+};
 
 /// What the client tells the app.
 #[derive(Debug)]
@@ -217,7 +218,7 @@ async fn session(
                     Some(Ok(Message::Close(_))) => return End::Lost("connection closed by the engine".into()),
                     Some(Ok(_)) => continue,
                 };
-                let msg = match decode_frame(text.as_str()) {
+                let msg = match decode_server(text.as_str()) {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!("undecodable frame from engine: {e}");

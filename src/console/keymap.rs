@@ -48,12 +48,12 @@ actions! {
     Back => "back", ["Esc"], "back / close";
     PauseResume => "pause_resume", ["p"], "pause or resume the order";
     Retune => "retune", ["r"], "retune the order";
-    Override => "override", ["o"], "override action or strategy";
+    Override => "override", ["o"], "override action/strategy";
     ReleaseOverride => "release_override", ["O"], "release the override";
     Cancel => "cancel", ["c"], "cancel the order (asks)";
     KillSwitch => "kill_switch", ["K"], "kill switch (asks)";
     ResumeAll => "resume_all", ["R"], "resume all after a halt";
-    Freeze => "freeze", ["f"], "freeze / unfreeze the display";
+    Freeze => "freeze", ["f"], "freeze/unfreeze the display";
     Filter => "filter", ["/"], "filter orders";
     CommandLine => "command_line", [":"], "command line";
     Help => "help", ["?"], "this help";
@@ -157,15 +157,16 @@ impl KeySpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keymap {
     bindings: HashMap<KeySpec, Action>,
-    /// First key of each action, for the footer and help.
-    primary: HashMap<Action, KeySpec>,
+    /// Keys of each action in the order they were bound (the first one is
+    /// shown in the footer, all of them in the help).
+    keys: HashMap<Action, Vec<KeySpec>>,
 }
 
 impl Default for Keymap {
     fn default() -> Self {
         let mut map = Keymap {
             bindings: HashMap::new(),
-            primary: HashMap::new(),
+            keys: HashMap::new(),
         };
         for &action in Action::ALL {
             let keys: Vec<KeySpec> = action
@@ -183,12 +184,22 @@ impl Keymap {
     fn bind(&mut self, action: Action, keys: &[KeySpec]) {
         self.bindings.retain(|_, a| *a != action);
         for k in keys {
-            self.bindings.insert(*k, action);
+            // A key moved to this action no longer triggers its old one.
+            if let Some(old) = self.bindings.insert(*k, action) {
+                if old != action {
+                    if let Some(list) = self.keys.get_mut(&old) {
+                        list.retain(|x| x != k);
+                    }
+                }
+            }
         }
-        match keys.first() {
-            Some(k) => self.primary.insert(action, *k),
-            None => self.primary.remove(&action),
-        };
+        let mut list: Vec<KeySpec> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !list.contains(k) {
+                list.push(*k);
+            }
+        }
+        self.keys.insert(action, list);
     }
 
     pub fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
@@ -198,9 +209,20 @@ impl Keymap {
 
     /// Label of the first key bound to `action` ("" if unbound).
     pub fn label(&self, action: Action) -> String {
-        self.primary
+        self.keys
             .get(&action)
+            .and_then(|k| k.first())
             .map_or_else(String::new, KeySpec::label)
+    }
+
+    /// Labels of every key bound to `action`, e.g. "j/↓" ("" if unbound).
+    pub fn labels(&self, action: Action) -> String {
+        self.keys.get(&action).map_or_else(String::new, |keys| {
+            keys.iter()
+                .map(KeySpec::label)
+                .collect::<Vec<_>>()
+                .join("/")
+        })
     }
 
     /// Apply a keymap file's text on top of the defaults.
@@ -309,6 +331,20 @@ mod tests {
         assert_eq!(m.action_for(&key('n')), Some(Action::Down));
         assert_eq!(m.action_for(&key('j')), None);
         assert_eq!(m.label(Action::KillSwitch), "^k");
+        assert_eq!(m.labels(Action::Down), "n");
+    }
+
+    #[test]
+    fn labels_list_every_bound_key() {
+        let m = Keymap::default();
+        assert_eq!(m.labels(Action::Down), "j/↓");
+        assert_eq!(m.labels(Action::FocusDetail), "Enter/Tab");
+        assert_eq!(m.labels(Action::Quit), "q/^c");
+        assert_eq!(m.label(Action::Down), "j");
+        // Moving a key to another action removes it from the old one's list.
+        let m = Keymap::from_toml("[keys]\nquit = [\"q\", \"j\"]\n", "k.toml").unwrap();
+        assert_eq!(m.labels(Action::Down), "↓");
+        assert_eq!(m.labels(Action::Quit), "q/j");
     }
 
     #[test]

@@ -8,7 +8,6 @@
 
 pub mod app;
 pub mod client;
-pub mod decode;
 pub mod forms;
 pub mod keymap;
 pub mod run;

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 /// A fixed-capacity ring: pushing onto a full ring drops the oldest entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ring<T> {
     items: VecDeque<T>,
     cap: usize,
@@ -58,7 +58,7 @@ enum Overflow {
 
 /// Chart points `(x, y)`, kept contiguous so `ratatui::widgets::Dataset` can
 /// borrow them without copying. Bounded by `cap`; amortised O(1) push.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
     points: Vec<(f64, f64)>,
     cap: usize,

@@ -59,7 +59,7 @@ impl DecisionRecord {
 }
 
 /// Everything the console remembers about one order beyond the `OrderView`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderHistory {
     /// (seconds since midnight, price) of each fill.
     pub fills: Series,
@@ -149,7 +149,9 @@ pub enum Outcome {
     Pong,
 }
 
-#[derive(Debug, Clone)]
+/// `PartialEq` compares everything the screen can show: replay's tests use it
+/// to check that seeking and playing reach the same state.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConsoleState {
     pub view: SessionView,
     pub role: Option<Role>,

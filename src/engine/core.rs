@@ -95,18 +95,59 @@ pub struct Engine {
 
 const ALERT_REPEAT_NS: u64 = 60_000_000_000;
 
+/// Session clock of an engine, ns since midnight of the session day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub open: u64,
+    pub close: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl SessionTimes {
+    pub fn of(scenario: &Scenario) -> SessionTimes {
+        SessionTimes {
+            open: scenario.open_ts(),
+            close: scenario.close_ts(),
+            start: scenario.start_ts(),
+            end: scenario.end_ts(),
+        }
+    }
+}
+
 impl Engine {
     pub fn new(scenario: &Scenario, opts: &EngineOptions) -> Result<Engine> {
         let seed = opts.seed.unwrap_or(scenario.seed);
-        let (open, close) = (scenario.open_ts(), scenario.close_ts());
-        let (start, end) = (scenario.start_ts(), scenario.end_ts());
-        let mut market = Market::new(scenario.market_specs(), seed, open, close);
+        let times = SessionTimes::of(scenario);
+        let market = Market::new(scenario.market_specs(), seed, times.open, times.close);
+        Engine::with_market(market, scenario, opts, times)
+    }
+
+    /// An engine over a market prepared by the caller (e.g. a replayed
+    /// capture), with the scenario's controls, events and orders. Times may
+    /// run past 24 h (a capture that crosses midnight).
+    pub fn with_market(
+        mut market: Market,
+        scenario: &Scenario,
+        opts: &EngineOptions,
+        times: SessionTimes,
+    ) -> Result<Engine> {
+        let seed = opts.seed.unwrap_or(scenario.seed);
+        let SessionTimes {
+            open,
+            close,
+            start,
+            end,
+        } = times;
         // Warm the market up from the open so books, volumes and volatility
         // estimates are realistic when the session starts later in the day.
         let mut sink = Vec::new();
         while market.next_event_ts() < start {
             market.step(&mut sink);
         }
+        // Nothing of ours can have traded yet; keep only the data-quality
+        // reports so they are alerted once the session exists.
+        sink.retain(|o| matches!(o, MarketOut::DataIssue { .. } | MarketOut::FeedEnded { .. }));
         let mut e = Engine {
             scenario_name: scenario.name.clone(),
             seed,
@@ -196,6 +237,7 @@ impl Engine {
         }
         e.schedule(start, Timer::Summary);
         e.schedule(end, Timer::SessionEnd);
+        e.on_market_out(&sink);
         e.emit_market_summaries();
         Ok(e)
     }
@@ -1313,6 +1355,33 @@ impl Engine {
                     });
                     if !touched.contains(&i) {
                         touched.push(i);
+                    }
+                }
+                MarketOut::DataIssue {
+                    symbol,
+                    issue,
+                    new,
+                    total,
+                } => {
+                    let sym = &self.market.symbols[symbol].spec.symbol;
+                    let message = format!(
+                        "{sym} feed: {} ({new} new, {total} in all)",
+                        issue.describe()
+                    );
+                    self.alert(None, Severity::Warning, issue.code(), message);
+                }
+                MarketOut::FeedEnded { symbol } => {
+                    let sym = &self.market.symbols[symbol].spec.symbol;
+                    if let Some(stats) = self.market.feed_stats(symbol) {
+                        let message = format!("{sym} feed ended: {stats}");
+                        // The summary line of a replay, also for whoever reads the log.
+                        tracing::warn!("{message}");
+                        let severity = if stats.issues_total > 0 {
+                            Severity::Warning
+                        } else {
+                            Severity::Info
+                        };
+                        self.alert(None, severity, "feed_summary", message);
                     }
                 }
             }

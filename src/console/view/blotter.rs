@@ -4,39 +4,111 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::util::{decimals, fmt, pane, put, put_right};
+use super::util::{decimals, fmt, pane, put, put_clipped, put_right, width};
 use crate::console::app::{state_label, App, Focus};
 use crate::protocol::view::OrderView;
-use crate::protocol::{OrderState, Side};
+use crate::protocol::{EngineState, OrderState, Side};
 
-/// (title, width) of each column; the progress bar takes what is left.
-const COLUMNS: [(&str, u16); 14] = [
-    ("ID", 7),
-    ("SYM", 6),
-    ("SIDE", 4),
-    ("QTY", 8),
-    ("FILL%", 5),
-    ("PROGRESS", 0),
-    ("SCHED", 6),
-    ("AVG PX", 9),
-    ("SLIP", 6),
-    ("STRATEGY", 9),
-    ("STATE", 11),
-    ("LAST ACT", 10),
-    ("CONF", 4),
-    ("FLAGS", 6),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Id,
+    Sym,
+    Side,
+    Qty,
+    Fill,
+    Bar,
+    Sched,
+    AvgPx,
+    Slip,
+    Strategy,
+    State,
+    LastAct,
+    Conf,
+    Flags,
+}
+
+/// (column, title, width) in display order; the progress bar's width is
+/// whatever is left, between `BAR_MIN` and `BAR_MAX`.
+const COLUMNS: [(Col, &str, u16); 14] = [
+    (Col::Id, "ID", 7),
+    (Col::Sym, "SYM", 6),
+    (Col::Side, "SIDE", 4),
+    (Col::Qty, "QTY", 8),
+    (Col::Fill, "FILL%", 5),
+    (Col::Bar, "PROGRESS", 0),
+    (Col::Sched, "SCHED", 6),
+    (Col::AvgPx, "AVG PX", 9),
+    (Col::Slip, "SLIP bps", 8),
+    (Col::Strategy, "STRATEGY", 9),
+    (Col::State, "STATE", 13),
+    (Col::LastAct, "LAST ACT", 10),
+    (Col::Conf, "CONF", 4),
+    (Col::Flags, "FLAGS", 6),
 ];
-const BAR_MIN: u16 = 6;
+/// On a narrow screen columns go in this order; ID, SYM and STATE always stay.
+const DROP_ORDER: [Col; 11] = [
+    Col::AvgPx,
+    Col::Strategy,
+    Col::Conf,
+    Col::Bar,
+    Col::Qty,
+    Col::LastAct,
+    Col::Slip,
+    Col::Side,
+    Col::Sched,
+    Col::Flags,
+    Col::Fill,
+];
+const BAR_MIN: u16 = 8;
 const BAR_MAX: u16 = 30;
 
-fn widths(total: u16) -> [u16; 14] {
-    let fixed: u16 = COLUMNS.iter().map(|c| c.1 + 1).sum::<u16>() + 1;
-    let bar = total.saturating_sub(fixed).clamp(BAR_MIN, BAR_MAX);
-    let mut w = [0; 14];
-    for (i, c) in COLUMNS.iter().enumerate() {
-        w[i] = if c.1 == 0 { bar } else { c.1 };
+/// The columns that fit in `total` cells, with their widths.
+fn layout(total: u16) -> Vec<(Col, &'static str, u16)> {
+    let mut cols: Vec<(Col, &'static str, u16)> = COLUMNS.to_vec();
+    // One cell for the selection marker, one after each column.
+    let need = |cols: &[(Col, &str, u16)]| -> u16 {
+        1 + cols
+            .iter()
+            .map(|c| if c.0 == Col::Bar { BAR_MIN } else { c.2 } + 1)
+            .sum::<u16>()
+    };
+    let mut dropped = Vec::new();
+    for drop in DROP_ORDER {
+        if need(&cols) <= total {
+            break;
+        }
+        cols.retain(|c| c.0 != drop);
+        dropped.push(drop);
     }
-    w
+    // A narrow column dropped on the way may still fit in what is left.
+    for &back in dropped.iter().rev() {
+        let mut with: Vec<(Col, &'static str, u16)> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| c.0 == back || cols.iter().any(|k| k.0 == c.0))
+            .collect();
+        if need(&with) <= total {
+            std::mem::swap(&mut cols, &mut with);
+        }
+    }
+    let spare = total.saturating_sub(need(&cols));
+    for c in cols.iter_mut() {
+        if c.0 == Col::Bar {
+            c.2 = (BAR_MIN + spare).min(BAR_MAX);
+        }
+    }
+    cols
+}
+
+/// A strategy name that fits `width`: known long names have short labels.
+fn strategy_label(name: &str, width: u16) -> &str {
+    if name.chars().count() <= width as usize {
+        return name;
+    }
+    match name {
+        "almgren_chriss" => "AC",
+        _ => name,
+    }
 }
 
 pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
@@ -63,13 +135,13 @@ pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let w = widths(inner.width);
+    let cols = layout(inner.width);
     let head = Style::default().fg(t.dim).add_modifier(Modifier::BOLD);
     let mut x = inner.x + 1;
     let end = inner.x + inner.width;
-    for (i, (name, _)) in COLUMNS.iter().enumerate() {
-        put(buf, x, inner.y, name, w[i].min(end.saturating_sub(x)), head);
-        x += w[i] + 1;
+    for &(_, name, w) in &cols {
+        put(buf, x, inner.y, name, w.min(end.saturating_sub(x)), head);
+        x += w + 1;
         if x >= end {
             break;
         }
@@ -107,7 +179,7 @@ pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
             app,
             order,
             is_selected,
-            &w,
+            &cols,
             Rect::new(inner.x, y, inner.width, 1),
             buf,
             &mut s,
@@ -120,17 +192,20 @@ fn draw_row(
     app: &App,
     o: &OrderView,
     selected: bool,
-    w: &[u16; 14],
+    cols: &[(Col, &str, u16)],
     row: Rect,
     buf: &mut Buffer,
     s: &mut String,
 ) {
     let t = &app.theme;
     let state = app.shown();
+    let halted = state.view.state == EngineState::Halted;
     let mut base = Style::default().fg(t.fg);
     match o.state {
         OrderState::Paused => base = base.fg(t.paused).add_modifier(Modifier::ITALIC),
         st if st.is_terminal() => base = base.fg(t.done),
+        // Nothing trades while halted: live rows are dimmed and marked.
+        _ if halted => base = base.fg(t.dim),
         _ => {}
     }
     if selected {
@@ -140,188 +215,225 @@ fn draw_row(
     let (pd, qd) = decimals(state, &o.info.symbol);
     let y = row.y;
     let end = row.x + row.width;
-    let mut x = row.x;
     put(
         buf,
-        x,
+        row.x,
         y,
         if selected { "▶" } else { " " },
         1,
         base.fg(t.accent),
     );
-    x += 1;
-    let mut col = 0usize;
-    // Advance to the next column, returning its start and width (0 when off-screen).
-    let mut next = |x: &mut u16| -> (u16, u16) {
-        let start = *x;
-        let width = w[col].min(end.saturating_sub(start));
-        *x = start.saturating_add(w[col] + 1);
-        col += 1;
-        (start, width)
-    };
-
-    let (cx, cw) = next(&mut x);
-    put(buf, cx, y, &o.info.order_id, cw, base);
-    let (cx, cw) = next(&mut x);
-    put(buf, cx, y, &o.info.symbol, cw, base);
-    let (cx, cw) = next(&mut x);
-    let (side, side_color) = match o.info.side {
-        Side::Buy => ("BUY", t.buy),
-        Side::Sell => ("SELL", t.sell),
-    };
-    put(buf, cx, y, side, cw, base.fg(side_color));
-    let (cx, cw) = next(&mut x);
-    put_right(
-        buf,
-        cx,
-        y,
-        fmt(s, format_args!("{:.*}", qd, o.info.qty)),
-        cw,
-        base,
-    );
-    let (cx, cw) = next(&mut x);
     let filled = o.filled_fraction();
-    put_right(
-        buf,
-        cx,
-        y,
-        fmt(s, format_args!("{:.1}", filled * 100.0)),
-        cw,
-        base,
-    );
-
-    // Progress bar: █ filled, ┃ where the schedule says we should be.
-    let (cx, cw) = next(&mut x);
     let dev = o.schedule_deviation();
-    let ahead = dev >= -0.005;
     let bar_color = if o.state.is_terminal() {
         t.done
-    } else if ahead {
+    } else if dev >= -0.005 {
         t.ahead
     } else {
         t.behind
     };
-    if cw > 0 {
-        let sched = if o.info.qty > 0.0 {
-            (o.progress.scheduled / o.info.qty).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let filled_cells = (filled * cw as f64).round() as u16;
-        let sched_cell = ((sched * cw as f64).round() as u16).min(cw - 1);
-        for i in 0..cw {
-            let (ch, style) = if i == sched_cell && sched > 0.0 {
-                ("┃", base.fg(t.fg).add_modifier(Modifier::BOLD))
-            } else if i < filled_cells {
-                ("█", base.fg(bar_color))
-            } else {
-                ("·", base.fg(t.dim))
-            };
-            put(buf, cx + i, y, ch, 1, style);
+    let mut x = row.x + 1;
+    for &(col, _, w) in cols {
+        let cx = x;
+        let cw = w.min(end.saturating_sub(cx));
+        x = x.saturating_add(w + 1);
+        if cw == 0 {
+            break;
         }
-    }
-    // Ahead/behind as a symbol and a number, never by colour alone.
-    let (cx, cw) = next(&mut x);
-    let arrow = if dev.abs() < 0.005 {
-        "="
-    } else if dev > 0.0 {
-        "▲"
-    } else {
-        "▼"
-    };
-    put_right(
-        buf,
-        cx,
-        y,
-        fmt(s, format_args!("{arrow}{:.1}%", dev.abs() * 100.0)),
-        cw,
-        base.fg(bar_color),
-    );
-    let (cx, cw) = next(&mut x);
-    match o.progress.avg_price {
-        Some(p) => put_right(buf, cx, y, fmt(s, format_args!("{:.*}", pd, p)), cw, base),
-        None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
-    }
-    let (cx, cw) = next(&mut x);
-    match o.progress.slippage_bps {
-        Some(b) => {
-            let color = if b > 0.0 { t.behind } else { t.ahead };
-            put_right(
+        match col {
+            Col::Id => {
+                put(buf, cx, y, &o.info.order_id, cw, base);
+            }
+            Col::Sym => {
+                put(buf, cx, y, &o.info.symbol, cw, base);
+            }
+            Col::Side => {
+                let (side, side_color) = match o.info.side {
+                    Side::Buy => ("BUY", t.buy),
+                    Side::Sell => ("SELL", t.sell),
+                };
+                put(buf, cx, y, side, cw, base.fg(side_color));
+            }
+            Col::Qty => put_right(
                 buf,
                 cx,
                 y,
-                fmt(s, format_args!("{b:+.1}")),
+                fmt(s, format_args!("{:.*}", qd, o.info.qty)),
                 cw,
-                base.fg(color),
-            )
+                base,
+            ),
+            Col::Fill => put_right(
+                buf,
+                cx,
+                y,
+                fmt(s, format_args!("{:.1}", filled * 100.0)),
+                cw,
+                base,
+            ),
+            // Progress bar: █ filled, ┃ where the schedule says we should be.
+            Col::Bar => {
+                let sched = if o.info.qty > 0.0 {
+                    (o.progress.scheduled / o.info.qty).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let filled_cells = (filled * cw as f64).round() as u16;
+                let sched_cell = ((sched * cw as f64).round() as u16).min(cw - 1);
+                for i in 0..cw {
+                    let (ch, style) = if i == sched_cell && sched > 0.0 {
+                        ("┃", base.fg(t.fg).add_modifier(Modifier::BOLD))
+                    } else if i < filled_cells {
+                        ("█", base.fg(bar_color))
+                    } else {
+                        ("·", base.fg(t.dim))
+                    };
+                    put(buf, cx + i, y, ch, 1, style);
+                }
+            }
+            // Ahead/behind as a symbol and a number, never by colour alone.
+            Col::Sched => {
+                let arrow = if dev.abs() < 0.005 {
+                    "="
+                } else if dev > 0.0 {
+                    "▲"
+                } else {
+                    "▼"
+                };
+                put_right(
+                    buf,
+                    cx,
+                    y,
+                    fmt(s, format_args!("{arrow}{:.1}%", dev.abs() * 100.0)),
+                    cw,
+                    base.fg(bar_color),
+                );
+            }
+            Col::AvgPx => match o.progress.avg_price {
+                Some(p) => put_right(buf, cx, y, fmt(s, format_args!("{:.*}", pd, p)), cw, base),
+                None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
+            },
+            // Positive = cost against the arrival price.
+            Col::Slip => match o.progress.slippage_bps {
+                Some(b) => {
+                    let color = if b > 0.0 { t.behind } else { t.ahead };
+                    put_right(
+                        buf,
+                        cx,
+                        y,
+                        fmt(s, format_args!("{b:+.1}")),
+                        cw,
+                        base.fg(color),
+                    )
+                }
+                None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
+            },
+            Col::Strategy => {
+                put_clipped(buf, cx, y, strategy_label(&o.info.strategy, cw), cw, base);
+            }
+            Col::State => state_cell(app, o, halted, base, cx, y, cw, buf),
+            Col::LastAct => match &o.last_decision {
+                Some(d) => {
+                    put(buf, cx, y, &d.action, cw, base);
+                }
+                None => {
+                    put(buf, cx, y, "—", cw, base.fg(t.dim));
+                }
+            },
+            Col::Conf => {
+                if let Some(d) = &o.last_decision {
+                    if d.model == "rule" {
+                        // A rule has no confidence to speak of.
+                        put_right(buf, cx, y, "rule", cw, base.fg(t.dim));
+                    } else {
+                        let conf_style = if d.confidence < 0.5 {
+                            base.fg(t.warn)
+                        } else {
+                            base
+                        };
+                        put_right(
+                            buf,
+                            cx,
+                            y,
+                            fmt(s, format_args!("{:.2}", d.confidence)),
+                            cw,
+                            conf_style,
+                        );
+                    }
+                }
+            }
+            // Flags: pending command, override, shadow divergence, refusal.
+            Col::Flags => {
+                let mut fx = cx;
+                let fend = cx + cw;
+                if state.is_pending(&o.info.order_id) || app.live.is_pending(&o.info.order_id) {
+                    fx = put(
+                        buf,
+                        fx,
+                        y,
+                        "⧗ ",
+                        fend.saturating_sub(fx),
+                        base.fg(t.pending),
+                    );
+                }
+                if o.override_.is_some() {
+                    fx = put(buf, fx, y, "OVR ", fend.saturating_sub(fx), base.fg(t.warn));
+                }
+                if state.divergence.contains_key(&o.info.order_id) {
+                    fx = put(
+                        buf,
+                        fx,
+                        y,
+                        "≠ ",
+                        fend.saturating_sub(fx),
+                        base.fg(t.critical),
+                    );
+                }
+                if let Some(out) = app.live.last_outcome_for(&o.info.order_id) {
+                    if !out.ok {
+                        put(buf, fx, y, "✗", fend.saturating_sub(fx), base.fg(t.refused));
+                    }
+                }
+            }
         }
-        None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
     }
-    let (cx, cw) = next(&mut x);
-    put(buf, cx, y, &o.info.strategy, cw, base);
-    let (cx, cw) = next(&mut x);
-    let state_text = match o.state {
-        OrderState::Paused => "⏸ PAUSED",
-        OrderState::Working if o.override_.is_some() => "⚑ overridden",
-        other => state_label(other),
+}
+
+/// The STATE cell: the order's state, and the halt on every live row.
+#[allow(clippy::too_many_arguments)]
+fn state_cell(
+    app: &App,
+    o: &OrderView,
+    halted: bool,
+    base: Style,
+    x: u16,
+    y: u16,
+    w: u16,
+    buf: &mut Buffer,
+) {
+    let t = &app.theme;
+    let (text, style) = match o.state {
+        OrderState::Paused => ("⏸ PAUSED", base.fg(t.paused).add_modifier(Modifier::BOLD)),
+        OrderState::Rejected => ("rejected", base.fg(t.critical)),
+        st if st.is_terminal() => (state_label(st), base),
+        OrderState::Working if o.override_.is_some() => ("⚑ overridden", base.fg(t.warn)),
+        st => (state_label(st), base),
     };
-    let state_style = match o.state {
-        OrderState::Paused => base.fg(t.paused).add_modifier(Modifier::BOLD),
-        OrderState::Rejected => base.fg(t.critical),
-        _ if o.override_.is_some() => base.fg(t.warn),
-        _ => base,
-    };
-    put(buf, cx, y, state_text, cw, state_style);
-    let (cx, cw) = next(&mut x);
-    let (cx2, cw2) = next(&mut x);
-    if let Some(d) = &o.last_decision {
-        put(buf, cx, y, &d.action, cw, base);
-        let conf_style = if d.confidence < 0.5 {
-            base.fg(t.warn)
+    let x = put(buf, x, y, text, w, style);
+    let live = !o.state.is_terminal() && o.state != OrderState::Paused;
+    if halted && live {
+        let halt = Style::default()
+            .fg(t.halted_fg)
+            .bg(t.halted_bg)
+            .add_modifier(Modifier::BOLD);
+        let room = w.saturating_sub(width(text));
+        if room >= 6 {
+            put(buf, x, y, " ", 1, base);
+            put(buf, x + 1, y, "■HALT", 5, halt);
         } else {
-            base
-        };
-        put_right(
-            buf,
-            cx2,
-            y,
-            fmt(s, format_args!("{:.2}", d.confidence)),
-            cw2,
-            conf_style,
-        );
-    } else {
-        put(buf, cx, y, "—", cw, base.fg(t.dim));
-    }
-    // Flags: pending command, override, shadow divergence, refusal.
-    let (cx, cw) = next(&mut x);
-    let mut fx = cx;
-    let fend = cx + cw;
-    if state.is_pending(&o.info.order_id) || app.live.is_pending(&o.info.order_id) {
-        fx = put(
-            buf,
-            fx,
-            y,
-            "⧗ ",
-            fend.saturating_sub(fx),
-            base.fg(t.pending),
-        );
-    }
-    if o.override_.is_some() {
-        fx = put(buf, fx, y, "OVR ", fend.saturating_sub(fx), base.fg(t.warn));
-    }
-    if state.divergence.contains_key(&o.info.order_id) {
-        fx = put(
-            buf,
-            fx,
-            y,
-            "≠ ",
-            fend.saturating_sub(fx),
-            base.fg(t.critical),
-        );
-    }
-    if let Some(out) = app.live.last_outcome_for(&o.info.order_id) {
-        if !out.ok {
-            put(buf, fx, y, "✗", fend.saturating_sub(fx), base.fg(t.refused));
+            // Too narrow for both: the halt matters more than "working".
+            let start = x - width(text).min(w);
+            put(buf, start, y, &" ".repeat(w as usize), w, base);
+            put(buf, start, y, "■HALT", w, halt);
         }
     }
 }

@@ -7,9 +7,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
-use super::util::{decimals, fmt, level_bar, pane, put};
+use super::util::{decimals, fmt, level_bar, pane, put, put_clipped};
 use crate::console::app::{App, Focus};
-use crate::console::state::{describe_command, format_ts, ts_secs, ConsoleState};
+use crate::console::state::{describe_command, format_ts, ts_secs, ConsoleState, DecisionRecord};
 use crate::model::FEATURES;
 use crate::protocol::view::OrderView;
 
@@ -21,23 +21,35 @@ pub fn render(app: &App, order: Option<&OrderView>, area: Rect, buf: &mut Buffer
     };
     let state = app.shown();
     let mut s = String::new();
-    let title = fmt(
-        &mut s,
-        format_args!(
-            " {} · {} {} · {} ",
-            o.info.order_id,
-            o.info.symbol,
-            o.info.strategy,
-            o.state_reason.as_deref().unwrap_or("")
+    let title = match o.state_reason.as_deref().filter(|r| !r.is_empty()) {
+        Some(reason) => fmt(
+            &mut s,
+            format_args!(
+                " {} · {} {} · {reason} ",
+                o.info.order_id, o.info.symbol, o.info.strategy
+            ),
         ),
-    )
+        None => fmt(
+            &mut s,
+            format_args!(
+                " {} · {} {} ",
+                o.info.order_id, o.info.symbol, o.info.strategy
+            ),
+        ),
+    }
     .to_string();
     let inner = pane(t, &title, app.focus == Focus::Detail, area, buf);
     if inner.width < 20 || inner.height < 4 {
         return;
     }
-    let [charts, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    // On a narrow screen the text (parameters, decision log) gets more room
+    // than the charts, which stay readable when small.
+    let chart_share = if inner.width < 110 { 40 } else { 50 };
+    let [charts, right] = Layout::horizontal([
+        Constraint::Percentage(chart_share),
+        Constraint::Percentage(100 - chart_share),
+    ])
+    .areas(inner);
     let [price_area, progress_area] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     price_chart(app, state, o, price_area, buf);
@@ -301,15 +313,23 @@ fn decision_log(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf:
         return;
     }
     let head = Style::default().fg(t.dim).add_modifier(Modifier::BOLD);
+    let h = state.history(&o.info.order_id);
+    let rule_based = h
+        .and_then(|h| h.decisions.iter_newest_first().next())
+        .is_some_and(is_rule);
     put(
         buf,
         area.x + 1,
         area.y,
-        "TIME          ACTION      CONF  PROBS     MAIN FEATURES",
+        if rule_based {
+            "TIME          ACTION      BY    WHAT IT DOES"
+        } else {
+            "TIME          ACTION      CONF  PROBS     MAIN FEATURES"
+        },
         area.width.saturating_sub(1),
         head,
     );
-    let Some(h) = state.history(&o.info.order_id) else {
+    let Some(h) = h else {
         return;
     };
     let names = &state.view.contract.features;
@@ -357,6 +377,19 @@ fn decision_log(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf:
             if d.overridden { base.fg(t.warn) } else { base },
         );
         x += 12;
+        if is_rule(d) {
+            // A rule has no confidence or probabilities: say what it does.
+            x = put(buf, x, y, "rule", end.saturating_sub(x), base.fg(t.dim)) + 2;
+            put_clipped(
+                buf,
+                x,
+                y,
+                action_meaning(action),
+                end.saturating_sub(x),
+                Style::default().fg(t.dim),
+            );
+            continue;
+        }
         let conf_style = if d.confidence < 0.5 {
             base.fg(t.warn)
         } else {
@@ -421,5 +454,25 @@ fn decision_log(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf:
             area.width.saturating_sub(1),
             Style::default().fg(t.dim),
         );
+    }
+}
+
+/// A decision made by a rule-based strategy. Records keep no model name; a
+/// rule reports itself as certain, with a one-hot probability vector, which a
+/// softmax model never produces exactly.
+fn is_rule(d: &DecisionRecord) -> bool {
+    d.confidence == 1.0 && d.probs().iter().all(|p| *p == 0.0 || *p == 1.0)
+}
+
+/// What an action of the contract does, in a few words.
+pub fn action_meaning(action: &str) -> &'static str {
+    match action {
+        "wait" => "send nothing",
+        "passive" => "passive at near touch",
+        "dark" => "dark midpoint",
+        "mixed" => "half passive, half dark",
+        "aggressive" => "across the spread",
+        "catch_up" => "catch up to schedule",
+        _ => "",
     }
 }

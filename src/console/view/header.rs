@@ -5,8 +5,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::util::{fmt, put};
+use super::util::{alert_total, put, put_clipped, width};
 use crate::console::app::{App, Link};
+use crate::console::keymap::Action;
 use crate::console::state::format_ts;
 use crate::protocol::{EngineState, Role};
 
@@ -29,6 +30,18 @@ pub fn banner_count(app: &App) -> u16 {
     n
 }
 
+/// One piece of the header line. When the line is too narrow, pieces are
+/// dropped lowest `keep` first; engine state and link state are never dropped.
+struct Seg {
+    text: String,
+    style: Style,
+    /// Drawn after a `│` separator (otherwise glued to the previous piece).
+    sep: bool,
+    keep: u8,
+}
+
+const ALWAYS: u8 = u8::MAX;
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
@@ -44,119 +57,95 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Style::default().fg(t.header_fg).bg(t.header_bg)
     };
     buf.set_style(area, base);
-    let (y, end) = (area.y, area.x + area.width);
-    let mut s = String::new();
-    let mut x = area.x;
-    let room = |x: u16| end.saturating_sub(x);
-    x = put(
-        buf,
-        x,
-        y,
-        " vigil ",
-        room(x),
-        base.add_modifier(Modifier::BOLD),
-    );
-    let engine = if state.view.engine_id.is_empty() {
-        "—"
-    } else {
-        state.view.engine_id.as_str()
+    let mut segs: Vec<Seg> = Vec::with_capacity(10);
+    let mut seg = |text: String, style: Style, sep: bool, keep: u8| {
+        segs.push(Seg {
+            text,
+            style,
+            sep,
+            keep,
+        })
     };
-    x = put(
-        buf,
-        x,
-        y,
-        fmt(&mut s, format_args!("│ {engine} ")),
-        room(x),
-        base,
-    );
-
+    seg("vigil".into(), base.add_modifier(Modifier::BOLD), false, 3);
+    if !state.view.engine_id.is_empty() {
+        seg(state.view.engine_id.clone(), base, true, 1);
+    }
     let (link_text, link_style) = match &app.link.link {
+        Link::Live if app.replay.is_some() => ("⏵ REPLAY".to_string(), base.fg(t.accent)),
         Link::Live if app.link.stale => ("◌ STALE".to_string(), base.fg(t.warn)),
         Link::Live => ("● live".to_string(), base.fg(t.ok)),
         Link::Connecting { .. } => ("… connecting".to_string(), base.fg(t.warn)),
         Link::Reconnecting { attempt, .. } => (
-            format!("↻ reconnecting, attempt {attempt}"),
-            base.fg(t.warn),
+            format!("↻ reconnecting #{attempt}"),
+            base.fg(t.warn).add_modifier(Modifier::BOLD),
         ),
         Link::Failed(_) => ("✖ refused".to_string(), base.fg(t.critical)),
     };
-    x = put(buf, x, y, "│ ", room(x), base);
-    x = put(buf, x, y, &link_text, room(x), link_style);
+    seg(link_text, link_style, true, ALWAYS);
     if let Some(rtt) = app.link.rtt {
         let ms = rtt.as_secs_f64() * 1000.0;
-        x = put(
-            buf,
-            x,
-            y,
-            fmt(&mut s, format_args!(" rtt {ms:.1}ms")),
-            room(x),
-            base,
-        );
+        seg(format!(" rtt {ms:.1}ms"), base, false, 0);
     }
     if let Some((note, _)) = &app.link.note {
-        x = put(
-            buf,
-            x,
-            y,
-            fmt(&mut s, format_args!(" ({note})")),
-            room(x),
-            base.fg(t.accent),
-        );
+        seg(format!(" ({note})"), base.fg(t.accent), false, 2);
     }
-    x = put(
-        buf,
-        x,
-        y,
-        fmt(&mut s, format_args!(" │ ⏱ {} ", format_ts(state.view.ts))),
-        room(x),
-        base,
-    );
+    seg(format!("⏱ {}", format_ts(state.view.ts)), base, true, 4);
     let (engine_text, engine_style) = match state.view.state {
-        EngineState::Running => ("▶ RUNNING".to_string(), base.fg(t.ok)),
-        EngineState::Halted => (
-            format!(
-                "■ HALTED — KILL SWITCH{}",
-                state
-                    .view
-                    .state_reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ),
-            base.add_modifier(Modifier::REVERSED),
-        ),
-        EngineState::Ended => ("◼ SESSION ENDED".to_string(), base.fg(t.dim)),
+        EngineState::Running => ("▶ RUNNING", base.fg(t.ok)),
+        // The banner below says why and what to do.
+        EngineState::Halted => ("■ HALTED", base.add_modifier(Modifier::REVERSED)),
+        EngineState::Ended => ("◼ SESSION ENDED", base.fg(t.dim)),
     };
-    x = put(buf, x, y, "│ ", room(x), base);
-    x = put(buf, x, y, &engine_text, room(x), engine_style);
+    seg(engine_text.into(), engine_style, true, ALWAYS);
     let role = match state.role {
         Some(Role::Trader) => "trader",
         Some(Role::Viewer) => "viewer (read-only)",
         None => "—",
     };
-    let user = if state.user.is_empty() {
-        String::new()
+    seg(role.into(), base, true, 6);
+    if !state.user.is_empty() {
+        seg(format!(" {}", state.user), base, false, 2);
+    }
+    let alerts = alert_total(state);
+    if alerts > 0 {
+        let noun = if alerts == 1 { "alert" } else { "alerts" };
+        seg(
+            format!("⚠ {alerts} {noun}"),
+            base.fg(t.warn).add_modifier(Modifier::BOLD),
+            true,
+            5,
+        );
     } else {
-        format!(" {}", state.user)
+        seg("no alerts".into(), base.fg(t.dim), true, 5);
+    }
+
+    // Drop the least important pieces until the line fits.
+    let line_width = |segs: &[Seg]| -> u16 {
+        1 + segs
+            .iter()
+            .map(|s| width(&s.text) + if s.sep { 3 } else { 0 })
+            .sum::<u16>()
     };
-    x = put(
-        buf,
-        x,
-        y,
-        fmt(&mut s, format_args!(" │ {role}{user} ")),
-        room(x),
-        base,
-    );
-    let alerts = state.view.alert_count;
-    let alert_style = if alerts > 0 { base.fg(t.warn) } else { base };
-    put(
-        buf,
-        x,
-        y,
-        fmt(&mut s, format_args!("│ ⚠ alerts {alerts}")),
-        room(x),
-        alert_style,
-    );
+    while line_width(&segs) > area.width {
+        let Some(pos) = segs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.keep != ALWAYS)
+            .min_by_key(|(i, s)| (s.keep, usize::MAX - i))
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        segs.remove(pos);
+    }
+    let end = area.x + area.width;
+    let mut x = area.x + 1;
+    for (i, s) in segs.iter().enumerate() {
+        if s.sep && i > 0 {
+            x = put(buf, x, area.y, " │ ", end.saturating_sub(x), base);
+        }
+        x = put(buf, x, area.y, &s.text, end.saturating_sub(x), s.style);
+    }
 }
 
 pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
@@ -168,7 +157,7 @@ pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
         }
         let row = Rect::new(area.x, y, area.width, 1);
         buf.set_style(row, style);
-        put(
+        put_clipped(
             buf,
             area.x + 1,
             y,
@@ -185,10 +174,9 @@ pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
             .state_reason
             .as_deref()
             .unwrap_or("kill switch");
+        let resume = app.keymap.label(Action::ResumeAll);
         line(
-            format!(
-                "■■ ENGINE HALTED — {reason} — no child orders are sent until resume all (R) ■■"
-            ),
+            format!("■ ENGINE HALTED — nothing sent until {resume} (resume all) — {reason}"),
             Style::default()
                 .fg(t.halted_fg)
                 .bg(t.halted_bg)

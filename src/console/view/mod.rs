@@ -17,6 +17,22 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 
+/// Width the blotter needs to show every column.
+const BLOTTER_FULL: u16 = 120;
+
+/// The alerts pane takes 28% of the width, less (down to 25%) when that
+/// lets the blotter keep all its columns.
+fn alerts_width(total: u16) -> u16 {
+    let share = total * 28 / 100;
+    if total.saturating_sub(share) >= BLOTTER_FULL {
+        share
+    } else {
+        (total * 25 / 100)
+            .max(total.saturating_sub(BLOTTER_FULL))
+            .min(share)
+    }
+}
+
 /// Draw the console into a frame.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
@@ -32,7 +48,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
         Constraint::Length(banners),
         Constraint::Min(4),
-        Constraint::Length(1),
+        Constraint::Length(footer::height(app, area.width)),
     ])
     .areas(area);
     header::render(app, head, buf);
@@ -44,8 +60,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Percentage(100 - blotter_share),
     ])
     .areas(body);
-    let [blotter_area, alerts_area] =
-        Layout::horizontal([Constraint::Min(60), Constraint::Percentage(28)]).areas(top);
+    let [blotter_area, alerts_area] = Layout::horizontal([
+        Constraint::Min(60),
+        Constraint::Length(alerts_width(top.width)),
+    ])
+    .areas(top);
     let rows = app.visible_orders();
     blotter::render(app, &rows, blotter_area, buf);
     alerts::render(app, alerts_area, buf);

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Clear, Widget};
 
-use super::util::{pane, put};
+use super::util::{pane, put, width};
 use crate::console::app::{App, Confirm, ConfirmKind, Mode};
 use crate::console::forms::{OverrideForm, RetuneForm, RETUNE_FIELDS};
 use crate::console::keymap::Action;
@@ -40,42 +40,69 @@ fn popup(app: &App, title: &str, area: Rect, buf: &mut Buffer) -> Rect {
     pane(&app.theme, title, true, area, buf)
 }
 
+/// Notes under the key list of the help overlay.
+const HELP_NOTES: [&str; 3] = [
+    "SLIP bps: slippage vs the arrival price, in basis points;",
+    "  positive = cost, negative = improvement.",
+    "Rebind keys in a TOML file: vigil console --keys FILE",
+];
+
 fn help(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let rect = centered(area, 64, Action::ALL.len() as u16 + 6);
+    let entries: Vec<(String, &str)> = Action::ALL
+        .iter()
+        .map(|&a| (app.keymap.labels(a), a.help()))
+        .collect();
+    let key_w = entries.iter().map(|(k, _)| width(k)).max().unwrap_or(0) + 1;
+    let entry_w = key_w + entries.iter().map(|(_, h)| width(h)).max().unwrap_or(0);
+    let notes_h = HELP_NOTES.len() as u16 + 1;
+    // One column when it fits, two side by side on a short screen.
+    let one_col_h = entries.len() as u16 + notes_h + 2;
+    let columns: u16 = if one_col_h <= area.height { 1 } else { 2 };
+    let per_col = (entries.len() as u16).div_ceil(columns);
+    let notes_w = HELP_NOTES.iter().map(|n| width(n)).max().unwrap_or(0);
+    let popup_w = (entry_w * columns + 2 * (columns - 1) + 4).max(notes_w + 4);
+    let rect = centered(area, popup_w, per_col + notes_h + 2);
     let inner = popup(app, " Keys (any key closes) ", rect, buf);
-    let mut y = inner.y;
-    for &a in Action::ALL {
-        if y >= inner.y + inner.height {
-            return;
+    let bottom = inner.y + inner.height;
+    for (i, (keys, help)) in entries.iter().enumerate() {
+        let col = i as u16 / per_col;
+        let y = inner.y + i as u16 % per_col;
+        if y >= bottom {
+            continue;
+        }
+        let x = inner.x + 1 + col * (entry_w + 2);
+        let right = inner.x + inner.width;
+        put(
+            buf,
+            x,
+            y,
+            keys,
+            key_w.min(right.saturating_sub(x)),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        );
+        put(
+            buf,
+            x + key_w,
+            y,
+            help,
+            right.saturating_sub(x + key_w),
+            Style::default().fg(t.fg),
+        );
+    }
+    for (y, note) in (inner.y + per_col + 1..).zip(HELP_NOTES) {
+        if y >= bottom {
+            break;
         }
         put(
             buf,
             inner.x + 1,
             y,
-            &app.keymap.label(a),
-            10,
-            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+            note,
+            inner.width.saturating_sub(1),
+            Style::default().fg(t.dim),
         );
-        put(
-            buf,
-            inner.x + 12,
-            y,
-            a.help(),
-            inner.width.saturating_sub(12),
-            Style::default().fg(t.fg),
-        );
-        y += 1;
     }
-    y += 1;
-    put(
-        buf,
-        inner.x + 1,
-        y,
-        "Rebind in a TOML file: vigil console --keys FILE",
-        inner.width,
-        Style::default().fg(t.dim),
-    );
 }
 
 fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
@@ -118,7 +145,7 @@ fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
         buf,
         inner.x + 1,
         inner.y + inner.height - 1,
-        "y yes · n/Esc no · Tab switch · Enter chooses the focused button",
+        "y yes · n/Esc no · Tab switch · Enter picks the focused one",
         inner.width.saturating_sub(2),
         Style::default().fg(t.dim),
     );

@@ -1,0 +1,110 @@
+//! Command-line arguments of `vigil replay`, kept here so `main.rs` stays thin.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::run::{run_replay, ReplayOptions};
+use super::shadow::Shadow;
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// The journal to replay (a `.vigil` file written by `--record`).
+    pub file: PathBuf,
+    /// Shadow model (ONNX) re-scoring every recorded decision: "what would this model have said?"
+    /// (default: models/shadow.onnx when present).
+    #[arg(long)]
+    pub shadow: Option<PathBuf>,
+    /// Start playing at once.
+    #[arg(long)]
+    pub play: bool,
+    /// Start at this time of day (HH:MM:SS).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Colour theme: dark, light, high-contrast, colorblind, or NAME.toml in the themes directory.
+    #[arg(long, default_value = "dark")]
+    pub theme: String,
+    /// Keymap file (TOML): [keys] for the console, [replay] for the transport keys.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// Directory holding NAME.toml themes (default ./themes if present).
+    #[arg(long)]
+    pub themes_dir: Option<PathBuf>,
+}
+
+/// The shadow to run: `--shadow FILE`, else the default model when present.
+/// Returns the model, or a note saying why there is none.
+/// A shadow model, or a note saying why there is none.
+pub type ShadowChoice = (Option<Box<dyn Shadow>>, Option<String>);
+
+pub fn load_shadow(path: Option<&PathBuf>) -> Result<ShadowChoice> {
+    match path {
+        Some(p) => anyhow::bail!(
+            "--shadow {}: this build has no ONNX support (src/model/onnx.rs is not part of it)",
+            p.display()
+        ),
+        None => Ok((None, Some("no shadow model in this build".into()))),
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> Result<()> {
+    let (shadow, note) = load_shadow(args.shadow.as_ref())?;
+    let mut opts = ReplayOptions::new(args.file);
+    opts.theme = args.theme;
+    opts.keys = args.keys;
+    if args.themes_dir.is_some() {
+        opts.themes_dir = args.themes_dir;
+    }
+    opts.play = args.play;
+    opts.start_at = args.at;
+    run_replay(opts, shadow, note)
+}
+
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Built-in scenario name or a TOML file.
+    #[arg(long, default_value = "default")]
+    pub scenario: String,
+    /// Seed of the simulator (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Commands to apply at fixed simulated times (TOML: [[command]] at, user, command).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Cut the session to start at this time of day (HH:MM:SS) …
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// … and end at this one.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// The journal to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `vigil record`: a scripted session, as fast as possible, into a journal.
+/// Same scenario, seed and script give the same file, byte for byte.
+pub fn record(args: RecordArgs) -> Result<()> {
+    let mut scenario = crate::engine::Scenario::load(&args.scenario)?;
+    if let (Some(from), Some(to)) = (&args.from, &args.to) {
+        scenario = super::record::window(&scenario, from, to)?;
+    }
+    let script = match &args.script {
+        Some(p) => super::record::Script::load(p)?,
+        None => super::record::Script::default(),
+    };
+    let s = super::record::record(&scenario, args.seed, &script, &args.out)?;
+    println!(
+        "{}: {} events, {} keyframes",
+        args.out.display(),
+        s.events,
+        s.keyframes
+    );
+    for (id, ok, reason) in &s.outcomes {
+        match reason {
+            Some(r) if !ok => println!("  command {id}: refused: {r}"),
+            _ => println!("  command {id}: applied"),
+        }
+    }
+    Ok(())
+}

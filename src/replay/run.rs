@@ -1,0 +1,154 @@
+//! `vigil replay FILE`: open the recording, then the terminal loop.
+
+use std::io::{self, Stdout};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossterm::event::{self, Event as TermEvent};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::console::app::Effect;
+use crate::console::run::default_themes_dir;
+use crate::console::theme::ThemeSource;
+
+use super::app::ReplayApp;
+use super::keys::load_keymaps;
+use super::player::Player;
+use super::recording::Recording;
+use super::shadow::Shadow;
+use super::view::view;
+
+const FRAME: Duration = Duration::from_millis(16);
+
+pub struct ReplayOptions {
+    pub file: PathBuf,
+    pub theme: String,
+    pub keys: Option<PathBuf>,
+    pub themes_dir: Option<PathBuf>,
+    /// Start playing at once.
+    pub play: bool,
+    /// Start at this time of day (`HH:MM:SS`).
+    pub start_at: Option<String>,
+}
+
+impl ReplayOptions {
+    pub fn new(file: PathBuf) -> Self {
+        ReplayOptions {
+            file,
+            theme: "dark".into(),
+            keys: None,
+            themes_dir: default_themes_dir(),
+            play: false,
+            start_at: None,
+        }
+    }
+}
+
+/// Open and replay a recording until the user quits. `shadow` re-scores
+/// every recorded decision (divergence markers); `shadow_note` says why
+/// there is none, when there is none.
+pub fn run_replay(
+    opts: ReplayOptions,
+    shadow: Option<Box<dyn Shadow>>,
+    shadow_note: Option<String>,
+) -> Result<()> {
+    // Everything that can fail on bad input fails before the terminal changes mode.
+    let (keymap, replay_keys) = load_keymaps(opts.keys.as_deref())?;
+    let themes = ThemeSource {
+        dir: opts.themes_dir.clone(),
+    };
+    let theme = themes.load(&opts.theme)?;
+    let mut shadow = shadow;
+    let rec = Recording::open(&opts.file, shadow.as_deref_mut())?;
+    let mut player = Player::new(rec);
+    if let Some(at) = &opts.start_at {
+        let t = super::app::parse_clock(at)
+            .ok_or_else(|| anyhow::anyhow!("--at expects HH:MM:SS, got `{at}`"))?;
+        player.seek_time(t)?;
+    }
+    player.playing = opts.play;
+    let mut app = ReplayApp::new(player, keymap, replay_keys, theme, themes.names());
+    app.note = shadow_note;
+
+    let mut guard = TerminalGuard::enter()?;
+    let result = main_loop(&mut guard.terminal, &mut app, &themes);
+    drop(guard);
+    result
+}
+
+fn main_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut ReplayApp,
+    themes: &ThemeSource,
+) -> Result<()> {
+    let mut last = Instant::now();
+    loop {
+        let now = Instant::now();
+        app.tick(now.duration_since(last), now);
+        last = now;
+        terminal.draw(|f| view(app, f))?;
+        let deadline = now + FRAME;
+        while let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            if !event::poll(wait)? {
+                break;
+            }
+            let effects = match event::read()? {
+                TermEvent::Key(key) => app.on_key(key, Instant::now()),
+                _ => Vec::new(),
+            };
+            for effect in effects {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::LoadTheme(name) => match themes.load(&name) {
+                        Ok(theme) => app.app.set_theme(theme),
+                        Err(e) => app.app.report_error(format!("{e:#}")),
+                    },
+                    // Read-only: the app never asks to send; nothing to reconnect.
+                    Effect::Send(_) | Effect::Reconnect { .. } => {}
+                }
+            }
+            if app.app.should_quit {
+                return Ok(());
+            }
+        }
+    }
+}
+
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+impl TerminalGuard {
+    fn enter() -> Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        enable_raw_mode()?;
+        if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide) {
+            restore_terminal();
+            return Err(e.into());
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        let _ = std::panic::take_hook();
+    }
+}
