@@ -201,7 +201,18 @@ struct EngineArgs {
     engine_id: String,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // Errors are for people: the message chain, no backtrace.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     // The console owns the terminal: only headless commands log to stderr.
     if matches!(cli.command, Commands::Engine(_) | Commands::Bench) {
@@ -275,7 +286,12 @@ async fn run_demo(args: DemoArgs) -> Result<()> {
 
 async fn run_engine(args: EngineArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = args.session.scenario.as_deref().map(Scenario::load).transpose()?;
+    let scenario = args
+        .session
+        .scenario
+        .as_deref()
+        .map(Scenario::load)
+        .transpose()?;
     let replay = match args.market.as_str() {
         "sim" => None,
         m => match m.strip_prefix("replay:") {
@@ -370,7 +386,10 @@ fn run_model(cmd: ModelCommand) -> Result<()> {
                 let have = std::fs::read_to_string(&out)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", out.display()))?;
                 if have != want {
-                    bail!("{} is out of date: run `vigil model contract` and commit it", out.display());
+                    bail!(
+                        "{} is out of date: run `vigil model contract` and commit it",
+                        out.display()
+                    );
                 }
                 println!("{} matches the contract", out.display());
             } else {
@@ -387,16 +406,26 @@ fn run_model(cmd: ModelCommand) -> Result<()> {
             let model = PolicyModel::load(&file)?;
             if let Some(path) = inputs {
                 let text = std::fs::read_to_string(&path)?;
-                let rows: Vec<Vec<f64>> = serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: expected a JSON array of feature arrays: {e}", path.display()))?;
-                let out: Vec<Vec<f64>> = rows.iter().map(|r| model.predict(r)).collect::<Result<_, _>>()?;
+                let rows: Vec<Vec<f64>> = serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: expected a JSON array of feature arrays: {e}",
+                        path.display()
+                    )
+                })?;
+                let out: Vec<Vec<f64>> = rows
+                    .iter()
+                    .map(|r| model.predict(r))
+                    .collect::<Result<_, _>>()?;
                 println!("{}", serde_json::to_string(&out)?);
                 return Ok(());
             }
             let report = model.report()?;
             println!("model    {}", report.id);
             println!("backend  {backend}");
-            println!("contract version {} (features and actions match)", report.contract_version);
+            println!(
+                "contract version {} (features and actions match)",
+                report.contract_version
+            );
             for i in &report.inputs {
                 println!("input    {i}");
             }
@@ -405,7 +434,11 @@ fn run_model(cmd: ModelCommand) -> Result<()> {
             }
             let probs = model.predict(&[0.0; vigil::model::contract::FEATURE_COUNT])?;
             let names: Vec<_> = vigil::model::Action::ALL.iter().map(|a| a.name()).collect();
-            let shown: Vec<String> = names.iter().zip(&probs).map(|(n, p)| format!("{n}={p:.3}")).collect();
+            let shown: Vec<String> = names
+                .iter()
+                .zip(&probs)
+                .map(|(n, p)| format!("{n}={p:.3}"))
+                .collect();
             println!("test inference (all features 0): {}", shown.join(" "));
             Ok(())
         }
@@ -425,13 +458,21 @@ fn run_dataset(args: DatasetArgs) -> Result<()> {
             ..Default::default()
         };
         if opts.seed + opts.episodes as u64 > vigil::learn::eval::HELD_OUT_SEED_BASE {
-            bail!("training seeds must stay below {} (held out for evaluation)", vigil::learn::eval::HELD_OUT_SEED_BASE);
+            bail!(
+                "training seeds must stay below {} (held out for evaluation)",
+                vigil::learn::eval::HELD_OUT_SEED_BASE
+            );
         }
         dataset::from_simulator(&opts, &args.out)?
     } else {
         dataset::from_recordings(&args.from, args.horizon, &args.out)?
     };
-    println!("wrote {} rows to {} (schema {})", summary.rows, summary.csv.display(), summary.schema.display());
+    println!(
+        "wrote {} rows to {} (schema {})",
+        summary.rows,
+        summary.csv.display(),
+        summary.schema.display()
+    );
     Ok(())
 }
 

@@ -180,7 +180,10 @@ impl Engine {
         };
         let wants_model = scenario.orders.iter().any(|o| o.strategy == "adaptive");
         if wants_model || opts.policy_path.is_some() {
-            let path = opts.policy_path.clone().unwrap_or_else(|| crate::model::default_model_path("policy.onnx"));
+            let path = opts
+                .policy_path
+                .clone()
+                .unwrap_or_else(|| crate::model::default_model_path("policy.onnx"));
             e.policy = Some(PolicyModel::load(&path)?);
         }
         let instruments = (0..e.market.symbols.len())
@@ -337,7 +340,11 @@ impl Engine {
         let key = (order, code);
         if let Some(last) = self.alert_last.get(&key) {
             // Slow conditions (an order drifting behind) are repeated rarely.
-            let repeat = if code == "behind_schedule" { 15 * ALERT_REPEAT_NS } else { ALERT_REPEAT_NS };
+            let repeat = if code == "behind_schedule" {
+                15 * ALERT_REPEAT_NS
+            } else {
+                ALERT_REPEAT_NS
+            };
             if self.now.saturating_sub(*last) < repeat && severity != Severity::Critical {
                 return;
             }
@@ -1028,7 +1035,8 @@ impl Engine {
         if decision.confidence < self.controls.min_confidence && !overridden {
             // A model unsure of itself falls back to its baseline schedule.
             let ctx = self.context(i, &params, &feats, dark_available);
-            let fallback = StrategyDecision::rule(strategy::baseline_action(&ctx, sched_now, sched_next));
+            let fallback =
+                StrategyDecision::rule(strategy::baseline_action(&ctx, sched_now, sched_next));
             let msg = format!(
                 "confidence {:.2} below {:.2}: falling back to the baseline schedule",
                 decision.confidence, self.controls.min_confidence
@@ -1542,10 +1550,7 @@ impl Engine {
                             None,
                         )
                     }
-                    (None, Some(s)) => (
-                        None,
-                        Some(strategy::make(s, self.policy.as_ref())?),
-                    ),
+                    (None, Some(s)) => (None, Some(strategy::make(s, self.policy.as_ref())?)),
                 };
                 if *decisions == Some(0) || decisions.is_some_and(|d| d > 100_000) {
                     return Err(

@@ -44,6 +44,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningEngine> {
         &EngineOptions {
             engine_id: opts.engine_id.clone(),
             seed: opts.seed,
+            ..Default::default()
         },
     )?;
     start_engine(engine, opts).await

@@ -1,6 +1,7 @@
 //! Execution cost measures shared by data generation, evaluation and reports.
 
-use crate::protocol::{OrderView, Side};
+use crate::protocol::view::OrderView;
+use crate::protocol::Side;
 
 /// Charge for every unit left unfilled at the end of a horizon, in bps of
 /// the arrival price, on top of the price move: finishing it later would
@@ -19,7 +20,11 @@ pub fn implementation_shortfall_bps(order: &OrderView, end_mid: f64) -> Option<f
     }
     let sign = order.info.side.sign();
     let filled = order.progress.filled;
-    let exec = order.progress.avg_price.map(|avg| sign * (avg - arrival) * filled).unwrap_or(0.0);
+    let exec = order
+        .progress
+        .avg_price
+        .map(|avg| sign * (avg - arrival) * filled)
+        .unwrap_or(0.0);
     let unfilled = (order.info.qty - filled).max(0.0);
     let opportunity = unfilled * (sign * (end_mid - arrival) + arrival * COMPLETION_BPS * 1e-4);
     Some((exec + opportunity) / (order.info.qty * arrival) * 1e4)

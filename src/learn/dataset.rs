@@ -25,7 +25,7 @@ use crate::engine::journal::Journal;
 use crate::engine::{Engine, EngineOptions, Scenario};
 use crate::model::contract::FEATURES;
 use crate::model::Action;
-use crate::protocol::{Command, Event, EventEnvelope, Role, Side, SessionView};
+use crate::protocol::{Command, Event, EventEnvelope, Role, SessionView, Side};
 
 #[derive(Debug, Clone)]
 pub struct DatasetOptions {
@@ -56,7 +56,10 @@ impl Default for DatasetOptions {
 
 /// Column names of the CSV, in order.
 pub fn columns() -> Vec<String> {
-    let mut c: Vec<String> = ["source", "seed", "order_id", "ts"].iter().map(|s| s.to_string()).collect();
+    let mut c: Vec<String> = ["source", "seed", "order_id", "ts"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     c.extend(FEATURES.iter().map(|f| f.name.to_string()));
     c.push("action_taken".into());
     c.extend(Action::ALL.iter().map(|a| format!("cost_{}", a.name())));
@@ -107,7 +110,13 @@ fn force(engine: &mut Engine, order_id: &str, action: Action) {
 
 /// One simulated episode: rows of CSV text.
 fn episode(scenario: &Scenario, seed: u64, opts: &DatasetOptions) -> Result<Vec<String>> {
-    let mut engine = Engine::new(scenario, &EngineOptions { seed: Some(seed), ..Default::default() })?;
+    let mut engine = Engine::new(
+        scenario,
+        &EngineOptions {
+            seed: Some(seed),
+            ..Default::default()
+        },
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_DA7A);
     let horizon = (opts.horizon_s * 1e9) as u64;
     let mut rows = Vec::new();
@@ -118,18 +127,24 @@ fn episode(scenario: &Scenario, seed: u64, opts: &DatasetOptions) -> Result<Vec<
             engine.drain_events().for_each(drop);
             continue;
         };
-        let symbol = engine.view().order(&order_id).map(|o| o.info.symbol.clone()).unwrap_or_default();
+        let symbol = engine
+            .view()
+            .order(&order_id)
+            .map(|o| o.info.symbol.clone())
+            .unwrap_or_default();
         let mid = engine.mid_price(&symbol).unwrap_or(0.0);
         let sampled = rng.random::<f64>() < opts.sample_prob;
         let mut costs = Vec::new();
         if sampled {
-            let (side, start) = checkpoint(engine.view(), &order_id, mid).context("order vanished")?;
+            let (side, start) =
+                checkpoint(engine.view(), &order_id, mid).context("order vanished")?;
             for action in Action::ALL {
                 let mut branch = engine.clone();
                 force(&mut branch, &order_id, action);
                 branch.run_until(engine.now() + horizon);
                 let end_mid = branch.mid_price(&symbol).unwrap_or(mid);
-                let (_, end) = checkpoint(branch.view(), &order_id, end_mid).context("order vanished")?;
+                let (_, end) =
+                    checkpoint(branch.view(), &order_id, end_mid).context("order vanished")?;
                 costs.push(window_cost_bps(side, &start, &end));
             }
         }
@@ -156,14 +171,32 @@ fn episode(scenario: &Scenario, seed: u64, opts: &DatasetOptions) -> Result<Vec<
                 .min_by(|a, b| a.1.total_cmp(b.1))
                 .map(|(i, _)| Action::ALL[i].name())
                 .unwrap_or("");
-            rows.push(row(&scenario.name, seed, &order_id, engine.now(), &d.features, &d.action, &costs, best));
+            rows.push(row(
+                &scenario.name,
+                seed,
+                &order_id,
+                engine.now(),
+                &d.features,
+                &d.action,
+                &costs,
+                best,
+            ));
         }
     }
     Ok(rows)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn row(source: &str, seed: u64, order_id: &str, ts: u64, features: &[f64], action: &str, costs: &[f64], best: &str) -> String {
+fn row(
+    source: &str,
+    seed: u64,
+    order_id: &str,
+    ts: u64,
+    features: &[f64],
+    action: &str,
+    costs: &[f64],
+    best: &str,
+) -> String {
     let mut s = format!("{source},{seed},{order_id},{ts}");
     for f in features {
         s.push_str(&format!(",{f:.6}"));
@@ -191,7 +224,9 @@ fn write(out: &Path, rows: &[String], schema: serde_json::Value) -> Result<Summa
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?);
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?,
+    );
     writeln!(f, "{}", columns().join(","))?;
     for r in rows {
         writeln!(f, "{r}")?;
@@ -199,24 +234,40 @@ fn write(out: &Path, rows: &[String], schema: serde_json::Value) -> Result<Summa
     f.flush()?;
     let schema_path = out.with_extension("schema.json");
     std::fs::write(&schema_path, serde_json::to_string_pretty(&schema)? + "\n")?;
-    Ok(Summary { rows: rows.len(), csv: out.to_path_buf(), schema: schema_path })
+    Ok(Summary {
+        rows: rows.len(),
+        csv: out.to_path_buf(),
+        schema: schema_path,
+    })
 }
 
 /// Generate rollout data from the simulator into `out` (CSV) and its schema.
 pub fn from_simulator(opts: &DatasetOptions, out: &Path) -> Result<Summary> {
-    let scenarios: Vec<Scenario> = opts.scenarios.iter().map(|s| Scenario::load(s)).collect::<Result<_>>()?;
+    let scenarios: Vec<Scenario> = opts
+        .scenarios
+        .iter()
+        .map(|s| Scenario::load(s))
+        .collect::<Result<_>>()?;
     // Episode e uses scenario e mod n and seed `seed + e`: deterministic, and
     // the same whatever the number of threads.
-    let jobs: Vec<(usize, u64)> = (0..opts.episodes).map(|e| (e % scenarios.len(), opts.seed + e as u64)).collect();
+    let jobs: Vec<(usize, u64)> = (0..opts.episodes)
+        .map(|e| (e % scenarios.len(), opts.seed + e as u64))
+        .collect();
     let threads = opts.threads.max(1).min(jobs.len().max(1));
     let mut results: Vec<Option<Result<Vec<String>>>> = (0..jobs.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let chunks: Vec<Vec<usize>> = (0..threads).map(|t| (t..jobs.len()).step_by(threads).collect()).collect();
+        let chunks: Vec<Vec<usize>> = (0..threads)
+            .map(|t| (t..jobs.len()).step_by(threads).collect())
+            .collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|idx| {
                 let (scenarios, jobs) = (&scenarios, &jobs);
-                scope.spawn(move || idx.into_iter().map(|i| (i, episode(&scenarios[jobs[i].0], jobs[i].1, opts))).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    idx.into_iter()
+                        .map(|i| (i, episode(&scenarios[jobs[i].0], jobs[i].1, opts)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         for h in handles {
@@ -229,7 +280,11 @@ pub fn from_simulator(opts: &DatasetOptions, out: &Path) -> Result<Summary> {
     for r in results.into_iter().flatten() {
         rows.extend(r?);
     }
-    write(out, &rows, schema_json("simulator rollouts", opts.horizon_s))
+    write(
+        out,
+        &rows,
+        schema_json("simulator rollouts", opts.horizon_s),
+    )
 }
 
 /// Turn recorded sessions into rows: features, the action taken, and the
@@ -239,15 +294,30 @@ pub fn from_recordings(paths: &[PathBuf], horizon_s: f64, out: &Path) -> Result<
     for path in paths {
         let journal = Journal::open(path)?;
         if let Some(t) = &journal.truncated {
-            eprintln!("{}: read up to line {} ({})", path.display(), t.line, t.reason);
+            eprintln!(
+                "{}: read up to line {} ({})",
+                path.display(),
+                t.line,
+                t.reason
+            );
         }
         let events: Vec<&EventEnvelope> = journal.events().collect();
-        rows.extend(recording_rows(&journal.header.session_id, journal.header.seed, &events, horizon_s));
+        rows.extend(recording_rows(
+            &journal.header.session_id,
+            journal.header.seed,
+            &events,
+            horizon_s,
+        ));
     }
     write(out, &rows, schema_json("recorded decisions", horizon_s))
 }
 
-fn recording_rows(source: &str, seed: u64, events: &[&EventEnvelope], horizon_s: f64) -> Vec<String> {
+fn recording_rows(
+    source: &str,
+    seed: u64,
+    events: &[&EventEnvelope],
+    horizon_s: f64,
+) -> Vec<String> {
     let horizon = (horizon_s * 1e9) as u64;
     let mut view = SessionView::new();
     let mut rows = Vec::new();

@@ -35,11 +35,19 @@ impl Interval {
     fn of(xs: &[f64]) -> Interval {
         let n = xs.len() as f64;
         let mean = xs.iter().sum::<f64>() / n.max(1.0);
-        let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+        let var = if xs.len() > 1 {
+            xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
         let se = (var / n.max(1.0)).sqrt();
         // Normal approximation; with few seeds the interval is optimistic,
         // which the README's table says.
-        Interval { mean_bps: mean, se_bps: se, ci95_bps: [mean - 1.96 * se, mean + 1.96 * se] }
+        Interval {
+            mean_bps: mean,
+            se_bps: se,
+            ci95_bps: [mean - 1.96 * se, mean + 1.96 * se],
+        }
     }
 }
 
@@ -57,7 +65,11 @@ pub struct EvalReport {
 
 /// Shortfall of one run, weighted by each order's notional at arrival.
 fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<f64> {
-    let opts = EngineOptions { seed: Some(seed), policy_path: policy.clone(), ..Default::default() };
+    let opts = EngineOptions {
+        seed: Some(seed),
+        policy_path: policy.clone(),
+        ..Default::default()
+    };
     let mut engine = Engine::new(scenario, &opts)?;
     while engine.step() {
         engine.drain_events().for_each(drop);
@@ -65,14 +77,21 @@ fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<
     let view = engine.view();
     let (mut cost, mut weight) = (0.0, 0.0);
     for o in &view.orders {
-        let Some(end_mid) = engine.mid_price(&o.info.symbol) else { continue };
-        let Some(is) = implementation_shortfall_bps(o, end_mid) else { continue };
+        let Some(end_mid) = engine.mid_price(&o.info.symbol) else {
+            continue;
+        };
+        let Some(is) = implementation_shortfall_bps(o, end_mid) else {
+            continue;
+        };
         let w = o.info.qty * o.progress.arrival_price.unwrap_or(0.0);
         cost += is * w;
         weight += w;
     }
     if weight <= 0.0 {
-        bail!("no order started in scenario {} (seed {seed})", scenario.name);
+        bail!(
+            "no order started in scenario {} (seed {seed})",
+            scenario.name
+        );
     }
     Ok(cost / weight)
 }
@@ -120,7 +139,10 @@ pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
         let r = r.expect("every job ran")?;
         per_seed.entry(name.clone()).or_default().push(r);
     }
-    let strategies: std::collections::BTreeMap<_, _> = per_seed.iter().map(|(k, v)| (k.clone(), Interval::of(v))).collect();
+    let strategies: std::collections::BTreeMap<_, _> = per_seed
+        .iter()
+        .map(|(k, v)| (k.clone(), Interval::of(v)))
+        .collect();
     let best_classic = strategies
         .iter()
         .filter(|(k, _)| CLASSIC.contains(&k.as_str()))
@@ -153,12 +175,20 @@ impl EvalReport {
             "scenario {}, {} held-out seeds from {}: implementation shortfall vs arrival (bps, lower is better)\n",
             self.scenario, self.seeds, self.first_seed
         );
-        s.push_str(&format!("{:<16} {:>9} {:>8} {:>21} {:>24}\n", "strategy", "mean", "se", "95% interval", "vs best classic (paired)"));
+        s.push_str(&format!(
+            "{:<16} {:>9} {:>8} {:>21} {:>24}\n",
+            "strategy", "mean", "se", "95% interval", "vs best classic (paired)"
+        ));
         for (k, v) in &self.strategies {
             let paired = self
                 .paired_vs_best_classic
                 .get(k)
-                .map(|p| format!("{:+.2} [{:+.2}, {:+.2}]", p.mean_bps, p.ci95_bps[0], p.ci95_bps[1]))
+                .map(|p| {
+                    format!(
+                        "{:+.2} [{:+.2}, {:+.2}]",
+                        p.mean_bps, p.ci95_bps[0], p.ci95_bps[1]
+                    )
+                })
                 .unwrap_or_else(|| "(best classic)".into());
             s.push_str(&format!(
                 "{:<16} {:>9.2} {:>8.2} {:>10.2} .. {:<8.2} {:>24}\n",

@@ -15,5 +15,7 @@ pub fn default_model_path(name: &str) -> std::path::PathBuf {
     if local.exists() {
         return local;
     }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
 }

@@ -103,7 +103,8 @@ fn load_onnxruntime(path: &Path) -> Result<(), String> {
                 ort_sys::ORT_API_VERSION
             ));
         }
-        ort::set_api(*api);
+        // The API table is plain function pointers: a copy is what ort keeps.
+        ort::set_api((*api).clone());
     }
     Ok(())
 }
@@ -111,7 +112,12 @@ fn load_onnxruntime(path: &Path) -> Result<(), String> {
 fn environment() -> Result<&'static ort::environment::Environment, ModelError> {
     init_backend(None)?;
     ENVIRONMENT
-        .get_or_init(|| ort::init().with_name("vigil").build().map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            ort::init()
+                .with_name("vigil")
+                .build()
+                .map_err(|e| e.to_string())
+        })
         .as_ref()
         .map_err(|e| ModelError::Backend(e.clone()))
 }
@@ -149,43 +155,70 @@ impl PolicyModel {
         if !path.exists() {
             return Err(ModelError::Missing(path.to_path_buf()));
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| ModelError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| ModelError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let env = environment()?;
-        let invalid = |reason: String| ModelError::Invalid { path: path.to_path_buf(), reason };
+        let invalid = |reason: String| ModelError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
         let session = catch_unwind(AssertUnwindSafe(|| {
             Session::builder(env)
-                .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
+                .and_then(|b| {
+                    b.with_optimization_level(GraphOptimizationLevel::Level3)
+                        .map_err(Into::into)
+                })
                 .and_then(|mut b| b.commit_from_memory(&bytes))
         }))
         .map_err(|p| invalid(panic_message(p)))?
         .map_err(|e| invalid(e.to_string()))?;
 
-        let meta = session.metadata().map_err(|e| invalid(e.to_string()))?;
-        let mismatch = |reason: String| ModelError::Mismatch { path: path.to_path_buf(), reason };
+        let meta = read_metadata(&bytes).map_err(invalid)?;
+        let mismatch = |reason: String| ModelError::Mismatch {
+            path: path.to_path_buf(),
+            reason,
+        };
         let contract = contract_info();
-        let version = meta
-            .custom(META_VERSION)
-            .ok_or_else(|| mismatch(format!("no {META_VERSION} in the model metadata (not trained for vigil?)")))?;
+        let version = meta.get(META_VERSION).cloned().ok_or_else(|| {
+            mismatch(format!(
+                "no {META_VERSION} in the model metadata (not trained for vigil?)"
+            ))
+        })?;
         if version.trim() != CONTRACT_VERSION.to_string() {
-            return Err(mismatch(format!("contract version {version}, this build speaks {CONTRACT_VERSION}")));
+            return Err(mismatch(format!(
+                "contract version {version}, this build speaks {CONTRACT_VERSION}"
+            )));
         }
-        let features = meta.custom(META_FEATURES).unwrap_or_default();
+        let features = meta.get(META_FEATURES).cloned().unwrap_or_default();
         let want_features = contract.features.join(",");
         if features != want_features {
-            return Err(mismatch(format!("features [{features}] differ from [{want_features}]")));
+            return Err(mismatch(format!(
+                "features [{features}] differ from [{want_features}]"
+            )));
         }
-        let actions = meta.custom(META_ACTIONS).unwrap_or_default();
+        let actions = meta.get(META_ACTIONS).cloned().unwrap_or_default();
         let want_actions = contract.actions.join(",");
         if actions != want_actions {
-            return Err(mismatch(format!("actions [{actions}] differ from [{want_actions}]")));
+            return Err(mismatch(format!(
+                "actions [{actions}] differ from [{want_actions}]"
+            )));
         }
-        let name = meta.name().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
-        });
-        drop(meta);
+        let name = meta
+            .get(GRAPH_NAME)
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "model".into())
+            });
         if session.inputs().len() != 1 {
-            return Err(invalid(format!("expected one input, found {}", session.inputs().len())));
+            return Err(invalid(format!(
+                "expected one input, found {}",
+                session.inputs().len()
+            )));
         }
         let input_name = session.inputs()[0].name().to_string();
         let output_name = session
@@ -205,18 +238,27 @@ impl PolicyModel {
             path: path.to_path_buf(),
         };
         // A test inference: catches graphs that load but cannot run.
-        model.predict(&[0.0; FEATURE_COUNT]).map_err(|e| invalid(e.to_string()))?;
+        model
+            .predict(&[0.0; FEATURE_COUNT])
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(model)
     }
 
     /// Per-action probabilities for one feature vector (contract order).
     pub fn predict(&self, features: &[f64]) -> Result<Vec<f64>, ModelError> {
         if features.len() != FEATURE_COUNT {
-            return Err(ModelError::Inference(format!("{} features given, {FEATURE_COUNT} expected", features.len())));
+            return Err(ModelError::Inference(format!(
+                "{} features given, {FEATURE_COUNT} expected",
+                features.len()
+            )));
         }
         let input: Vec<f32> = features.iter().map(|x| *x as f32).collect();
-        let tensor = Tensor::from_array(([1usize, FEATURE_COUNT], input)).map_err(|e| ModelError::Inference(e.to_string()))?;
-        let mut session = self.session.lock().map_err(|_| ModelError::Inference("model lock poisoned".into()))?;
+        let tensor = Tensor::from_array(([1usize, FEATURE_COUNT], input))
+            .map_err(|e| ModelError::Inference(e.to_string()))?;
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| ModelError::Inference("model lock poisoned".into()))?;
         let result = catch_unwind(AssertUnwindSafe(|| -> Result<Vec<f64>, String> {
             let outputs = session
                 .run(ort::inputs![self.input_name.as_str() => tensor])
@@ -226,19 +268,29 @@ impl PolicyModel {
                 .map_err(|e| e.to_string())?;
             let n = Action::ALL.len();
             if data.len() != n {
-                return Err(format!("output {} has shape {shape:?}, expected [1, {n}]", self.output_name));
+                return Err(format!(
+                    "output {} has shape {shape:?}, expected [1, {n}]",
+                    self.output_name
+                ));
             }
             Ok(data.iter().map(|p| *p as f64).collect())
         }));
-        let probs = result.map_err(|p| ModelError::Inference(panic_message(p)))?.map_err(ModelError::Inference)?;
+        let probs = result
+            .map_err(|p| ModelError::Inference(panic_message(p)))?
+            .map_err(ModelError::Inference)?;
         if probs.iter().any(|p| !p.is_finite() || *p < -1e-6) {
-            return Err(ModelError::Inference(format!("model returned invalid probabilities {probs:?}")));
+            return Err(ModelError::Inference(format!(
+                "model returned invalid probabilities {probs:?}"
+            )));
         }
         Ok(probs)
     }
 
     pub fn report(&self) -> Result<ModelReport, ModelError> {
-        let session = self.session.lock().map_err(|_| ModelError::Inference("model lock poisoned".into()))?;
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| ModelError::Inference("model lock poisoned".into()))?;
         let describe = |o: &ort::value::Outlet| format!("{}: {:?}", o.name(), o.dtype());
         Ok(ModelReport {
             id: self.id.clone(),
@@ -250,15 +302,34 @@ impl PolicyModel {
     }
 }
 
+/// Key under which `read_metadata` reports the graph's name.
+const GRAPH_NAME: &str = "graph.name";
+
+/// The model's metadata properties (and its graph name), read from the ONNX
+/// protobuf directly: not every backend exposes them through ort.
+fn read_metadata(bytes: &[u8]) -> Result<std::collections::HashMap<String, String>, String> {
+    use prost::Message;
+    let model = tract_onnx::pb::ModelProto::decode(bytes)
+        .map_err(|e| format!("not an ONNX protobuf: {e}"))?;
+    let mut props: std::collections::HashMap<String, String> = model
+        .metadata_props
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect();
+    if let Some(g) = model.graph {
+        props.insert(GRAPH_NAME.into(), g.name);
+    }
+    Ok(props)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Index and probability of the most likely action.
 pub fn argmax(probs: &[f64]) -> (usize, f64) {
-    probs
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f64::MIN), |best, (i, p)| if p > best.1 { (i, p) } else { best })
+    probs.iter().copied().enumerate().fold(
+        (0, f64::MIN),
+        |best, (i, p)| if p > best.1 { (i, p) } else { best },
+    )
 }

@@ -115,9 +115,16 @@ pub fn make(name: &str, policy: Option<&PolicyModel>) -> Result<Box<dyn Strategy
         "almgren_chriss" | "ac" => Box::new(AlmgrenChriss),
         "adaptive" => match policy {
             Some(m) => Box::new(Adaptive::new(m.clone())),
-            None => return Err("the adaptive strategy needs a policy model, and none is loaded".into()),
+            None => {
+                return Err("the adaptive strategy needs a policy model, and none is loaded".into())
+            }
         },
-        _ => return Err(format!("unknown strategy {name} (known: {})", STRATEGY_NAMES.join(", "))),
+        _ => {
+            return Err(format!(
+                "unknown strategy {name} (known: {})",
+                STRATEGY_NAMES.join(", ")
+            ))
+        }
     })
 }
 
