@@ -202,36 +202,6 @@ pub fn contract_info() -> ContractInfo {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn action_names_round_trip() {
-        for a in Action::ALL {
-            assert_eq!(Action::from_name(a.name()), Some(a));
-            assert_eq!(Action::ALL[a.index()], a);
-        }
-        assert_eq!(Action::from_name("buy_everything"), None);
-    }
-
-    #[test]
-    fn normalise_scales_and_clips() {
-        let spread = FEATURES[3];
-        assert_eq!(spread.normalise(20.0), 2.0);
-        assert_eq!(spread.normalise(1e9), 5.0);
-        assert_eq!(spread.normalise(f64::NAN), 0.0);
-    }
-
-    #[test]
-    fn feature_names_are_unique() {
-        let mut names: Vec<_> = FEATURES.iter().map(|f| f.name).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), FEATURE_COUNT);
-    }
-}
-
 /// The contract as `models/features.json`: what the training code reads.
 pub fn contract_json() -> serde_json::Value {
     serde_json::json!({
@@ -260,4 +230,34 @@ pub fn contract_file_text() -> String {
     let mut s = serde_json::to_string_pretty(&contract_json()).expect("contract serialises");
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_round_trip() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.name()), Some(a));
+            assert_eq!(Action::ALL[a.index()], a);
+        }
+        assert_eq!(Action::from_name("buy_everything"), None);
+    }
+
+    #[test]
+    fn normalise_scales_and_clips() {
+        let spread = FEATURES[3];
+        assert_eq!(spread.normalise(20.0), 2.0);
+        assert_eq!(spread.normalise(1e9), 5.0);
+        assert_eq!(spread.normalise(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn feature_names_are_unique() {
+        let mut names: Vec<_> = FEATURES.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FEATURE_COUNT);
+    }
 }
