@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod console;
 pub mod engine;
+pub mod learn;
 pub mod model;
 pub mod protocol;
 pub mod replay;

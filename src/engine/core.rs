@@ -16,6 +16,7 @@ use super::risk::{self, CheckContext, RateLimiter};
 use super::scenario::{format_clock, parse_clock, Controls, Scenario, ScenarioEvent};
 use super::strategy::{self, DecisionContext, StrategyDecision};
 use super::tactics::{self, TacticInput};
+use crate::model::onnx::PolicyModel;
 use crate::model::{contract::contract_info, Action};
 use crate::protocol::*;
 
@@ -44,6 +45,9 @@ pub struct CommandOutcome {
 pub struct EngineOptions {
     pub engine_id: String,
     pub seed: Option<u64>,
+    /// The policy model for `adaptive` orders (default `models/policy.onnx`).
+    /// Loaded only when an order needs it, or when set explicitly.
+    pub policy_path: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +55,7 @@ impl Default for EngineOptions {
         EngineOptions {
             engine_id: "vigil-engine".into(),
             seed: None,
+            policy_path: None,
         }
     }
 }
@@ -85,22 +90,64 @@ pub struct Engine {
     scratch: Vec<MarketOut>,
     scenario_events: Vec<ScenarioEvent>,
     ended: bool,
+    policy: Option<PolicyModel>,
 }
 
 const ALERT_REPEAT_NS: u64 = 60_000_000_000;
 
+/// Session clock of an engine, ns since midnight of the session day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub open: u64,
+    pub close: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl SessionTimes {
+    pub fn of(scenario: &Scenario) -> SessionTimes {
+        SessionTimes {
+            open: scenario.open_ts(),
+            close: scenario.close_ts(),
+            start: scenario.start_ts(),
+            end: scenario.end_ts(),
+        }
+    }
+}
+
 impl Engine {
     pub fn new(scenario: &Scenario, opts: &EngineOptions) -> Result<Engine> {
         let seed = opts.seed.unwrap_or(scenario.seed);
-        let (open, close) = (scenario.open_ts(), scenario.close_ts());
-        let (start, end) = (scenario.start_ts(), scenario.end_ts());
-        let mut market = Market::new(scenario.market_specs(), seed, open, close);
+        let times = SessionTimes::of(scenario);
+        let market = Market::new(scenario.market_specs(), seed, times.open, times.close);
+        Engine::with_market(market, scenario, opts, times)
+    }
+
+    /// An engine over a market prepared by the caller (e.g. a replayed
+    /// capture), with the scenario's controls, events and orders. Times may
+    /// run past 24 h (a capture that crosses midnight).
+    pub fn with_market(
+        mut market: Market,
+        scenario: &Scenario,
+        opts: &EngineOptions,
+        times: SessionTimes,
+    ) -> Result<Engine> {
+        let seed = opts.seed.unwrap_or(scenario.seed);
+        let SessionTimes {
+            open,
+            close,
+            start,
+            end,
+        } = times;
         // Warm the market up from the open so books, volumes and volatility
         // estimates are realistic when the session starts later in the day.
         let mut sink = Vec::new();
         while market.next_event_ts() < start {
             market.step(&mut sink);
         }
+        // Nothing of ours can have traded yet; keep only the data-quality
+        // reports so they are alerted once the session exists.
+        sink.retain(|o| matches!(o, MarketOut::DataIssue { .. } | MarketOut::FeedEnded { .. }));
         let mut e = Engine {
             scenario_name: scenario.name.clone(),
             seed,
@@ -129,7 +176,16 @@ impl Engine {
             scratch: Vec::new(),
             scenario_events: scenario.events.clone(),
             ended: false,
+            policy: None,
         };
+        let wants_model = scenario.orders.iter().any(|o| o.strategy == "adaptive");
+        if wants_model || opts.policy_path.is_some() {
+            let path = opts
+                .policy_path
+                .clone()
+                .unwrap_or_else(|| crate::model::default_model_path("policy.onnx"));
+            e.policy = Some(PolicyModel::load(&path)?);
+        }
         let instruments = (0..e.market.symbols.len())
             .map(|i| e.instrument_info(i))
             .collect();
@@ -184,6 +240,7 @@ impl Engine {
         }
         e.schedule(start, Timer::Summary);
         e.schedule(end, Timer::SessionEnd);
+        e.on_market_out(&sink);
         e.emit_market_summaries();
         Ok(e)
     }
@@ -219,6 +276,31 @@ impl Engine {
 
     pub fn market(&self) -> &Market {
         &self.market
+    }
+
+    /// If the next thing the engine will do is a decision for a working
+    /// order, that order's id. Rollout-based data generation branches here.
+    pub fn next_decision_due(&self) -> Option<&str> {
+        let Reverse((ts, _, timer)) = self.timers.peek()?;
+        if *ts > self.market.next_event_ts() || self.state != EngineState::Running {
+            return None;
+        }
+        match *timer {
+            Timer::Decision { order, generation }
+                if self.orders[order].timer_generation == generation
+                    && self.orders[order].state == OrderState::Working =>
+            {
+                Some(&self.orders[order].id)
+            }
+            _ => None,
+        }
+    }
+
+    /// Mid price (in price units) of a symbol right now.
+    pub fn mid_price(&self, symbol: &str) -> Option<f64> {
+        let i = self.market.symbol_index(symbol)?;
+        let s = &self.market.symbols[i];
+        Some(s.mid_ticks() * s.spec.tick_size)
     }
 
     /// The session as clients see it, at `seq()`.
@@ -257,7 +339,13 @@ impl Engine {
     ) {
         let key = (order, code);
         if let Some(last) = self.alert_last.get(&key) {
-            if self.now.saturating_sub(*last) < ALERT_REPEAT_NS && severity != Severity::Critical {
+            // Slow conditions (an order drifting behind) are repeated rarely.
+            let repeat = if code == "behind_schedule" {
+                15 * ALERT_REPEAT_NS
+            } else {
+                ALERT_REPEAT_NS
+            };
+            if self.now.saturating_sub(*last) < repeat && severity != Severity::Critical {
                 return;
             }
         }
@@ -338,6 +426,13 @@ impl Engine {
             Timer::SessionEnd => self.end_session(),
             Timer::Summary => {
                 self.emit_market_summaries();
+                // Paused orders make no decisions, but their schedule moves on:
+                // keep their progress (and how far behind they fall) current.
+                for i in 0..self.orders.len() {
+                    if self.orders[i].state == OrderState::Paused {
+                        self.emit_progress(i);
+                    }
+                }
                 let next = self.now + self.summary_interval_ns;
                 if next < self.end_ts {
                     self.schedule(next, Timer::Summary);
@@ -633,13 +728,7 @@ impl Engine {
                 req.qty, spec.symbol, spec.adv
             ));
         }
-        let strat = strategy::make(&req.strategy).ok_or_else(|| {
-            format!(
-                "unknown strategy {} (known: {})",
-                req.strategy,
-                strategy::STRATEGY_NAMES.join(", ")
-            )
-        })?;
+        let strat = strategy::make(&req.strategy, self.policy.as_ref())?;
         let params = self.retuned(sym, &self.default_params(sym), &req.params)?;
         let id = match &req.id {
             Some(id)
@@ -911,6 +1000,7 @@ impl Engine {
         }
         // Re-slice: what was working from the last interval is withdrawn.
         self.cancel_children(i, "replaced");
+        self.check_drift(i);
         let sym = self.orders[i].symbol;
         let next_ts = (self.now + self.decision_interval_ns).min(self.orders[i].end_ts);
         let sched_now = self.scheduled_qty(i, self.now);
@@ -944,7 +1034,9 @@ impl Engine {
         let mut decision = decision;
         if decision.confidence < self.controls.min_confidence && !overridden {
             // A model unsure of itself falls back to its baseline schedule.
-            let fallback = super::strategy::StrategyDecision::rule(Action::Passive);
+            let ctx = self.context(i, &params, &feats, dark_available);
+            let fallback =
+                StrategyDecision::rule(strategy::baseline_action(&ctx, sched_now, sched_next));
             let msg = format!(
                 "confidence {:.2} below {:.2}: falling back to the baseline schedule",
                 decision.confidence, self.controls.min_confidence
@@ -1184,6 +1276,18 @@ impl Engine {
         }
     }
 
+    /// Raise an alert when an order falls far behind its schedule: the
+    /// trader should look before the strategy has to catch up expensively.
+    fn check_drift(&mut self, i: usize) {
+        let scheduled = self.scheduled_qty(i, self.now);
+        let o = &self.orders[i];
+        let behind = (scheduled - o.filled as f64) / o.qty.max(1) as f64;
+        if behind > 0.10 {
+            let msg = format!("{:.0}% of the order behind schedule", behind * 100.0);
+            self.alert(Some(i), Severity::Warning, "behind_schedule", msg);
+        }
+    }
+
     fn forget_done_children(&mut self, i: usize) {
         let o = &mut self.orders[i];
         let owner = &mut self.child_owner;
@@ -1259,6 +1363,33 @@ impl Engine {
                     });
                     if !touched.contains(&i) {
                         touched.push(i);
+                    }
+                }
+                MarketOut::DataIssue {
+                    symbol,
+                    issue,
+                    new,
+                    total,
+                } => {
+                    let sym = &self.market.symbols[symbol].spec.symbol;
+                    let message = format!(
+                        "{sym} feed: {} ({new} new, {total} in all)",
+                        issue.describe()
+                    );
+                    self.alert(None, Severity::Warning, issue.code(), message);
+                }
+                MarketOut::FeedEnded { symbol } => {
+                    let sym = &self.market.symbols[symbol].spec.symbol;
+                    if let Some(stats) = self.market.feed_stats(symbol) {
+                        let message = format!("{sym} feed ended: {stats}");
+                        // The summary line of a replay, also for whoever reads the log.
+                        tracing::warn!("{message}");
+                        let severity = if stats.issues_total > 0 {
+                            Severity::Warning
+                        } else {
+                            Severity::Info
+                        };
+                        self.alert(None, severity, "feed_summary", message);
                     }
                 }
             }
@@ -1419,15 +1550,7 @@ impl Engine {
                             None,
                         )
                     }
-                    (None, Some(s)) => (
-                        None,
-                        Some(strategy::make(s).ok_or_else(|| {
-                            format!(
-                                "unknown strategy {s} (known: {})",
-                                strategy::STRATEGY_NAMES.join(", ")
-                            )
-                        })?),
-                    ),
+                    (None, Some(s)) => (None, Some(strategy::make(s, self.policy.as_ref())?)),
                 };
                 if *decisions == Some(0) || decisions.is_some_and(|d| d > 100_000) {
                     return Err(

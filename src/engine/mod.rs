@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod core;
 pub mod features;
+pub mod feed;
 pub mod hub;
 pub mod journal;
 pub mod market;
@@ -15,5 +16,5 @@ pub mod serve;
 pub mod strategy;
 pub mod tactics;
 
-pub use self::core::{CommandOutcome, Engine, EngineOptions};
+pub use self::core::{CommandOutcome, Engine, EngineOptions, SessionTimes};
 pub use scenario::Scenario;

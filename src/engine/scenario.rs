@@ -96,7 +96,7 @@ impl Default for Controls {
             max_child_qty: 100_000.0,
             max_messages_per_second: 100,
             max_working_orders: 500,
-            min_confidence: 0.35,
+            min_confidence: 0.25,
         }
     }
 }

@@ -44,8 +44,15 @@ pub async fn start(opts: ServeOptions) -> Result<RunningEngine> {
         &EngineOptions {
             engine_id: opts.engine_id.clone(),
             seed: opts.seed,
+            ..Default::default()
         },
     )?;
+    start_engine(engine, opts).await
+}
+
+/// Serve an engine built by the caller (e.g. over a replayed market);
+/// `opts.scenario` is what the journal records.
+pub async fn start_engine(engine: Engine, opts: ServeOptions) -> Result<RunningEngine> {
     let journal = match &opts.record {
         Some(dir) => {
             let view = engine.view();

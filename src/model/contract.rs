@@ -202,6 +202,36 @@ pub fn contract_info() -> ContractInfo {
     }
 }
 
+/// The contract as `models/features.json`: what the training code reads.
+pub fn contract_json() -> serde_json::Value {
+    serde_json::json!({
+        "version": CONTRACT_VERSION,
+        "features": FEATURES.iter().map(|f| serde_json::json!({
+            "name": f.name,
+            "unit": f.unit,
+            "scale": f.scale,
+            "clip": f.clip,
+            "normalised": "clip(raw / scale, -clip, clip)",
+            "description": f.description,
+        })).collect::<Vec<_>>(),
+        "actions": Action::ALL.iter().map(|a| a.name()).collect::<Vec<_>>(),
+        "metadata_keys": {
+            "version": "vigil_contract_version",
+            "features": "vigil_features (comma-separated names, in order)",
+            "actions": "vigil_actions (comma-separated names, in order)",
+        },
+        "input": "float32 [N, features]",
+        "output": "float32 [N, actions] probabilities (output named 'probabilities')",
+    })
+}
+
+/// `models/features.json` exactly as `vigil model contract` writes it.
+pub fn contract_file_text() -> String {
+    let mut s = serde_json::to_string_pretty(&contract_json()).expect("contract serialises");
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,6 +118,7 @@ pub fn record(
         &EngineOptions {
             engine_id: "vigil-engine".into(),
             seed,
+            ..Default::default()
         },
     )?;
     let header = header_for(&engine, scenario)?;
@@ -197,6 +198,7 @@ pub fn rerun(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Resul
         &EngineOptions {
             engine_id: "vigil-engine".into(),
             seed: Some(seed),
+            ..Default::default()
         },
     )?;
     let mut events: Vec<_> = engine.drain_events().collect();

@@ -59,6 +59,9 @@ pub struct OrderBook {
     asks: BTreeMap<Px, Level>,
     /// Number of resting background orders (drives the cancel rate).
     background_orders: usize,
+    /// Emptied level queues kept for reuse: a replayed book creates and
+    /// removes levels at every update, and this spares an allocation each.
+    spare: Vec<VecDeque<Resting>>,
 }
 
 impl OrderBook {
@@ -292,6 +295,208 @@ impl OrderBook {
     }
 }
 
+// ---- replayed books -------------------------------------------------------
+//
+// A replayed venue's book mirrors a recorded feed, which gives level totals,
+// not orders. Background liquidity is kept as anonymous blocks around our
+// orders: size that appears at a level joins behind us, size that goes is
+// taken from behind us first, and only trades advance us in the queue. That
+// is the conservative queue model.
+impl OrderBook {
+    /// Set the background (non-ours) quantity at a level to `qty`.
+    pub fn set_background(&mut self, side: BookSide, price: Px, qty: Qty) {
+        use std::collections::btree_map::Entry;
+        let book = match side {
+            BookSide::Bid => &mut self.bids,
+            BookSide::Ask => &mut self.asks,
+        };
+        // One search per update: this runs for every level of every update.
+        let mut entry = match book.entry(price) {
+            Entry::Vacant(v) => {
+                if qty > 0 {
+                    let mut orders = self.spare.pop().unwrap_or_default();
+                    orders.push_back(Resting {
+                        qty,
+                        owner: Owner::Background,
+                    });
+                    v.insert(Level { orders, total: qty });
+                    self.background_orders += 1;
+                }
+                return;
+            }
+            Entry::Occupied(o) => o,
+        };
+        let level = entry.get_mut();
+        // Fast path: a level of one background block (no order of ours).
+        if level.orders.len() == 1 && level.orders[0].owner == Owner::Background {
+            if qty > 0 {
+                level.orders[0].qty = qty;
+                level.total = qty;
+            } else {
+                let mut l = entry.remove();
+                if self.spare.len() < 1024 {
+                    l.orders.clear();
+                    self.spare.push(l.orders);
+                }
+                self.background_orders -= 1;
+            }
+            return;
+        }
+        let bg: Qty = level
+            .orders
+            .iter()
+            .filter(|r| r.owner == Owner::Background)
+            .map(|r| r.qty)
+            .sum();
+        if qty > bg {
+            let add = qty - bg;
+            match level.orders.back_mut() {
+                Some(r) if r.owner == Owner::Background => r.qty += add,
+                _ => {
+                    level.orders.push_back(Resting {
+                        qty: add,
+                        owner: Owner::Background,
+                    });
+                    self.background_orders += 1;
+                }
+            }
+            level.total += add;
+        } else if qty < bg {
+            let mut cut = bg - qty;
+            let mut i = level.orders.len();
+            while cut > 0 && i > 0 {
+                i -= 1;
+                let r = &mut level.orders[i];
+                if r.owner != Owner::Background {
+                    continue;
+                }
+                let c = r.qty.min(cut);
+                r.qty -= c;
+                cut -= c;
+                level.total -= c;
+                if r.qty == 0 {
+                    level.orders.remove(i);
+                    self.background_orders -= 1;
+                }
+            }
+            if level.orders.is_empty() {
+                entry.remove();
+            }
+        }
+    }
+
+    /// Follow a top-of-book message newer than the book: background through
+    /// the quote is stale and goes, the touch shows the quoted sizes. Our
+    /// orders inside the spread stay.
+    pub fn repair_background(&mut self, bid: (Px, Qty), ask: (Px, Qty)) {
+        for (side, (touch, qty)) in [(BookSide::Bid, bid), (BookSide::Ask, ask)] {
+            let book = self.side(side);
+            let through: Vec<Px> = match side {
+                BookSide::Bid => book.range(touch + 1..).map(|(p, _)| *p).collect(),
+                BookSide::Ask => book.range(..touch).map(|(p, _)| *p).collect(),
+            };
+            for p in through {
+                self.set_background(side, p, 0);
+            }
+            self.set_background(side, touch, qty);
+        }
+    }
+
+    /// Remove all background liquidity, keeping our orders (a snapshot
+    /// replaces the recorded book, not our place in it).
+    pub fn clear_background(&mut self) {
+        for book in [&mut self.bids, &mut self.asks] {
+            book.retain(|_, level| {
+                level.orders.retain(|r| r.owner != Owner::Background);
+                level.total = level.orders.iter().map(|r| r.qty).sum();
+                !level.orders.is_empty()
+            });
+        }
+        self.background_orders = 0;
+    }
+
+    /// A recorded trade of `qty` at `price` hit the `passive` side. Our
+    /// orders at prices the trade went through (better than `price` for the
+    /// aggressor) fill completely: the print proves that level was taken.
+    /// At `price` itself the trade eats the queue from the front, so we fill
+    /// only with what is left after the quantity ahead of us.
+    pub fn replay_trade(
+        &mut self,
+        passive: BookSide,
+        price: Px,
+        qty: Qty,
+        mut on_match: impl FnMut(Match),
+    ) {
+        let book = match passive {
+            BookSide::Bid => &mut self.bids,
+            BookSide::Ask => &mut self.asks,
+        };
+        let through: Vec<Px> = match passive {
+            BookSide::Bid => book
+                .range(price + 1..)
+                .filter(|(_, l)| l.orders.iter().any(|r| r.owner != Owner::Background))
+                .map(|(p, _)| *p)
+                .collect(),
+            BookSide::Ask => book
+                .range(..price)
+                .filter(|(_, l)| l.orders.iter().any(|r| r.owner != Owner::Background))
+                .map(|(p, _)| *p)
+                .collect(),
+        };
+        for p in through {
+            let Some(level) = book.get_mut(&p) else {
+                continue;
+            };
+            level.orders.retain(|r| {
+                if r.owner == Owner::Background {
+                    return true;
+                }
+                on_match(Match {
+                    price: p,
+                    qty: r.qty,
+                    resting: r.owner,
+                });
+                false
+            });
+            level.total = level.orders.iter().map(|r| r.qty).sum();
+            if level.orders.is_empty() {
+                book.remove(&p);
+            }
+        }
+        let Some(level) = book.get_mut(&price) else {
+            return;
+        };
+        let mut left = qty;
+        let mut removed_background = 0;
+        while left > 0 {
+            let Some(front) = level.orders.front_mut() else {
+                break;
+            };
+            let q = front.qty.min(left);
+            front.qty -= q;
+            level.total -= q;
+            left -= q;
+            if front.owner != Owner::Background {
+                on_match(Match {
+                    price,
+                    qty: q,
+                    resting: front.owner,
+                });
+            }
+            if front.qty == 0 {
+                if front.owner == Owner::Background {
+                    removed_background += 1;
+                }
+                level.orders.pop_front();
+            }
+        }
+        if level.orders.is_empty() {
+            book.remove(&price);
+        }
+        self.background_orders -= removed_background;
+    }
+}
+
 fn prune_side(book: &mut BTreeMap<Px, Level>, far: impl Fn(Px) -> bool) -> usize {
     let far_prices: Vec<Px> = book.keys().copied().filter(|p| far(*p)).collect();
     let mut removed = 0;
@@ -398,6 +603,68 @@ mod tests {
         assert_eq!(b.cancel_background(BookSide::Ask, 5, 0.0, 0.0), 6);
         assert_eq!(b.best_ask(), Some((10, 4)));
         assert_eq!(b.background_orders(), 0);
+    }
+
+    #[test]
+    fn replayed_sizes_join_behind_and_leave_from_behind_us() {
+        let mut b = OrderBook::new();
+        b.set_background(BookSide::Bid, 100, 10);
+        b.add(BookSide::Bid, 100, 4, Owner::Ours(1));
+        assert_eq!(b.queue_ahead(BookSide::Bid, 100, 1), Some(10));
+        // More size arrives: it queues behind us.
+        b.set_background(BookSide::Bid, 100, 15);
+        assert_eq!(b.queue_ahead(BookSide::Bid, 100, 1), Some(10));
+        // Size leaves: taken from behind us first, then from ahead.
+        b.set_background(BookSide::Bid, 100, 12);
+        assert_eq!(b.queue_ahead(BookSide::Bid, 100, 1), Some(10));
+        b.set_background(BookSide::Bid, 100, 6);
+        assert_eq!(b.queue_ahead(BookSide::Bid, 100, 1), Some(6));
+        assert_eq!(b.best_bid(), Some((100, 10)));
+        b.set_background(BookSide::Bid, 100, 0);
+        assert_eq!(b.best_bid(), Some((100, 4)));
+        b.clear_background();
+        assert_eq!(b.best_bid(), Some((100, 4)));
+    }
+
+    #[test]
+    fn replayed_trades_fill_us_only_after_the_queue_or_through_us() {
+        let mut b = OrderBook::new();
+        b.set_background(BookSide::Ask, 101, 5);
+        b.add(BookSide::Ask, 101, 3, Owner::Ours(1));
+        b.add(BookSide::Ask, 100, 2, Owner::Ours(2));
+        let mut m = Vec::new();
+        // A buy of 6 at 101: trades through our 100 ask, then 5 ahead of us at 101, 1 of ours.
+        b.replay_trade(BookSide::Ask, 101, 6, |x| m.push(x));
+        assert_eq!(
+            m,
+            vec![
+                Match {
+                    price: 100,
+                    qty: 2,
+                    resting: Owner::Ours(2)
+                },
+                Match {
+                    price: 101,
+                    qty: 1,
+                    resting: Owner::Ours(1)
+                },
+            ]
+        );
+        assert_eq!(b.best_ask(), Some((101, 2)));
+        // A sell print hits bids, never our asks.
+        m.clear();
+        b.replay_trade(BookSide::Bid, 99, 1, |x| m.push(x));
+        assert!(m.is_empty());
+        // A buy printing above our ask went through it.
+        b.replay_trade(BookSide::Ask, 102, 1, |x| m.push(x));
+        assert_eq!(
+            m,
+            vec![Match {
+                price: 101,
+                qty: 2,
+                resting: Owner::Ours(1)
+            }]
+        );
     }
 
     #[test]

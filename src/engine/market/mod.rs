@@ -17,6 +17,7 @@ pub mod book;
 pub mod dark;
 pub mod impact;
 pub mod regime;
+pub mod replay;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -29,8 +30,10 @@ pub use book::{BookSide, Match, OrderBook, Owner, Px, Qty};
 pub use dark::{DarkCross, DarkOrder, DarkPool};
 pub use impact::ImpactModel;
 pub use regime::{Regime, RegimeParams};
+pub use replay::{CaptureProfile, ReplayFlow};
 pub use stats::TapeStats;
 
+use crate::engine::feed::{DataIssue, FeedSource, FeedStats};
 use crate::protocol::{Liquidity, VenueKind};
 
 const NS: f64 = 1e9;
@@ -140,6 +143,8 @@ pub struct SymbolMarket {
     events_since_prune: u32,
     /// Reused buffer for matches, so the hot path does not allocate.
     scratch: Vec<Match>,
+    /// Set when the lit venue replays a recorded feed instead of simulated flow.
+    replay: Option<Box<ReplayFlow>>,
 }
 
 /// Something the market reports back to the engine.
@@ -157,6 +162,15 @@ pub enum MarketOut {
     },
     /// One of our resting orders was removed by the venue (outage).
     Cancelled { child_id: u64, qty: Qty },
+    /// A replayed feed met bad data (`new` more, `total` so far).
+    DataIssue {
+        symbol: usize,
+        issue: DataIssue,
+        new: u64,
+        total: u64,
+    },
+    /// A replayed feed has no more data.
+    FeedEnded { symbol: usize },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -251,6 +265,7 @@ impl SymbolMarket {
             next_dark_ts: u64::MAX,
             events_since_prune: 0,
             scratch: Vec::new(),
+            replay: None,
         };
         m.next_dark_ts = m.draw_dark_time(open_ts);
         m.seed_books();
@@ -677,6 +692,56 @@ impl Market {
         }
     }
 
+    /// A market whose symbols replay recorded feeds: each spec's first lit
+    /// venue follows its feed, its dark pool (if any) is simulated. Engine
+    /// time is nanoseconds since midnight UTC of the earliest feed's first day.
+    pub fn replayed(
+        feeds: Vec<(SymbolSpec, Box<dyn FeedSource>)>,
+        seed: u64,
+        open_ts: u64,
+        close_ts: u64,
+    ) -> Self {
+        let flows: Vec<(SymbolSpec, ReplayFlow)> = feeds
+            .into_iter()
+            .map(|(spec, src)| (spec, ReplayFlow::new(src)))
+            .collect();
+        let day_start = flows
+            .iter()
+            .filter_map(|(_, f)| f.first_recv_ns())
+            .min()
+            .map(|t| t / replay::DAY_NS * replay::DAY_NS)
+            .unwrap_or(0);
+        let symbols = flows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (spec, mut flow))| {
+                let mut s = SymbolMarket::new(spec, seed, i, open_ts);
+                for v in s.venues.iter_mut() {
+                    v.book.clear();
+                }
+                flow.set_day_start(day_start);
+                s.next_flow_ts = flow.next_ts();
+                if let Some(mid) = s.quote().mid() {
+                    s.latent = mid;
+                }
+                s.replay = Some(Box::new(flow));
+                s
+            })
+            .collect();
+        Market {
+            symbols,
+            open_ts,
+            close_ts,
+            children: HashMap::new(),
+            events: 0,
+        }
+    }
+
+    /// Counters of a replayed symbol's feed (None for simulated symbols).
+    pub fn feed_stats(&self, sym: usize) -> Option<&FeedStats> {
+        self.symbols.get(sym)?.replay.as_ref().map(|r| r.stats())
+    }
+
     /// Number of background events processed so far.
     pub fn events(&self) -> u64 {
         self.events
@@ -755,6 +820,8 @@ impl Market {
         let (open, close) = (self.open_ts, self.close_ts);
         if dark {
             self.symbols[sym].dark_event(sym, out);
+        } else if self.symbols[sym].replay.is_some() {
+            self.symbols[sym].replay_event(sym, out);
         } else {
             self.symbols[sym].flow_event(sym, open, close, out);
         }

@@ -177,12 +177,9 @@ fn aggressive_child_takes_liquidity_and_moves_the_price() {
             )
             .unwrap();
             for o in &out {
-                match o {
-                    MarketOut::Fill { qty, liquidity, .. } => {
-                        assert_eq!(*liquidity, Liquidity::Taker);
-                        bought += qty;
-                    }
-                    MarketOut::Cancelled { .. } => {}
+                if let MarketOut::Fill { qty, liquidity, .. } = o {
+                    assert_eq!(*liquidity, Liquidity::Taker);
+                    bought += qty;
                 }
             }
         }

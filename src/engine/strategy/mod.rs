@@ -5,17 +5,20 @@
 //! the action and the schedule into child orders, the same way for every
 //! strategy, so a learned policy slots in behind the same trait.
 
+mod adaptive;
 mod almgren_chriss;
 mod pov;
 mod rules;
 mod twap;
 mod vwap;
 
+pub use adaptive::Adaptive;
 pub use almgren_chriss::AlmgrenChriss;
 pub use pov::Pov;
 pub use twap::Twap;
 pub use vwap::{intraday_volume_cdf, Vwap};
 
+use crate::model::onnx::PolicyModel;
 use crate::model::Action;
 use crate::protocol::OrderParams;
 
@@ -98,17 +101,37 @@ impl Clone for Box<dyn Strategy> {
 }
 
 /// Names of the strategies `make` knows.
-pub const STRATEGY_NAMES: &[&str] = &["twap", "vwap", "pov", "almgren_chriss"];
+pub const STRATEGY_NAMES: &[&str] = &["twap", "vwap", "pov", "almgren_chriss", "adaptive"];
 
-/// Build a strategy by name.
-pub fn make(name: &str) -> Option<Box<dyn Strategy>> {
-    Some(match name {
+/// The classic (rule-based) strategies.
+pub const CLASSIC: &[&str] = &["twap", "vwap", "pov", "almgren_chriss"];
+
+/// Build a strategy by name. `adaptive` needs the policy model.
+pub fn make(name: &str, policy: Option<&PolicyModel>) -> Result<Box<dyn Strategy>, String> {
+    Ok(match name {
         "twap" => Box::new(Twap),
         "vwap" => Box::new(Vwap),
         "pov" => Box::new(Pov),
         "almgren_chriss" | "ac" => Box::new(AlmgrenChriss),
-        _ => return None,
+        "adaptive" => match policy {
+            Some(m) => Box::new(Adaptive::new(m.clone())),
+            None => {
+                return Err("the adaptive strategy needs a policy model, and none is loaded".into())
+            }
+        },
+        _ => {
+            return Err(format!(
+                "unknown strategy {name} (known: {})",
+                STRATEGY_NAMES.join(", ")
+            ))
+        }
     })
+}
+
+/// The baseline action of a schedule-following strategy: what a low-confidence
+/// model falls back to.
+pub fn baseline_action(ctx: &DecisionContext, sched_now: f64, sched_next: f64) -> Action {
+    rules::schedule_following_action(ctx, sched_now, sched_next)
 }
 
 /// Fraction of the way from `from` to `to` at `t`, clamped to [0, 1].

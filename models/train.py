@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Train vigil's decision models from a dataset made by `vigil dataset`.
+
+policy.onnx  -- a multi-layer perceptron (scikit-learn MLPClassifier) that
+                predicts the cheapest action from the features.
+shadow.onnx  -- a multinomial logistic regression trained with balanced class
+                weights: another model family and another training mix, so it
+                disagrees with the policy where the policy leans on non-linear
+                structure or on the frequent classes. That disagreement is what
+                the console's shadow model is for.
+
+Both are written as plain ONNX graphs (Gemm/Relu/Softmax) from the fitted
+weights, with the input standardisation folded into the first layer, a named
+batch dimension and a single `probabilities` output: the form tract (the
+embedded backend) accepts. Each file carries the contract in its metadata.
+
+Usage: python models/train.py DATA.csv [--out models] [--seed 0]
+"""
+import argparse
+import csv
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_contract():
+    with open(os.path.join(HERE, "features.json")) as f:
+        c = json.load(f)
+    return c["version"], [f["name"] for f in c["features"]], c["actions"]
+
+
+def load_rows(path, features, actions):
+    X, costs, seeds, taken = [], [], [], []
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            if not row["best_action"]:
+                continue  # recorded rows carry one cost only: not for supervised labels
+            X.append([float(row[n]) for n in features])
+            costs.append([float(row["cost_" + a]) for a in actions])
+            seeds.append(int(row["seed"]))
+            taken.append(actions.index(row["action_taken"]))
+    return np.array(X, dtype=np.float64), np.array(costs), np.array(seeds), np.array(taken)
+
+
+def full_probs(model, X, n_actions):
+    """Probabilities over every action, zero for classes never seen in training."""
+    p = np.zeros((X.shape[0], n_actions))
+    p[:, model.classes_] = model.predict_proba(X)
+    return p
+
+
+def evaluate(name, probs, costs, taken):
+    chosen = probs.argmax(axis=1)
+    best = costs.argmin(axis=1)
+    rows = np.arange(len(costs))
+    regret = costs[rows, chosen] - costs[rows, best]
+    return {
+        "model": name,
+        "accuracy": float((chosen == best).mean()),
+        "mean_cost_bps": float(costs[rows, chosen].mean()),
+        "mean_regret_bps": float(regret.mean()),
+        "baseline_policy_cost_bps": float(costs[rows, taken].mean()),
+        "oracle_cost_bps": float(costs[rows, best].mean()),
+        "mean_confidence": float(probs.max(axis=1).mean()),
+    }
+
+
+def gemm(name, W, b, inp, out):
+    """Nodes and initializers for out = inp @ W + b."""
+    w = numpy_helper.from_array(W.astype(np.float32), name + "_W")
+    bb = numpy_helper.from_array(b.astype(np.float32), name + "_b")
+    return helper.make_node("Gemm", [inp, w.name, bb.name], [out], name=name), [w, bb]
+
+
+def export(path, graph_name, layers, mean, std, version, features, actions, n_actions, classes):
+    """layers: list of (W, b); Relu between them, Softmax at the end."""
+    nodes, inits = [], []
+    # Fold the standardisation into the first layer: (x - m)/s @ W + b = x @ (W/s) + (b - (m/s) @ W)
+    W0, b0 = layers[0]
+    W0f = W0 / std[:, None]
+    b0f = b0 - (mean / std) @ W0
+    layers = [(W0f, b0f)] + layers[1:]
+    # Widen the last layer to every action: unseen classes get a hopeless logit.
+    W_last, b_last = layers[-1]
+    Wf = np.zeros((W_last.shape[0], n_actions))
+    bf = np.full(n_actions, -30.0)
+    Wf[:, classes] = W_last
+    bf[classes] = b_last
+    layers[-1] = (Wf, bf)
+    x = "features"
+    for i, (W, b) in enumerate(layers):
+        out = f"h{i}"
+        n, ini = gemm(f"dense{i}", W, b, x, out)
+        nodes.append(n)
+        inits += ini
+        x = out
+        if i + 1 < len(layers):
+            nodes.append(helper.make_node("Relu", [x], [x + "_relu"], name=f"relu{i}"))
+            x = x + "_relu"
+    nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1, name="softmax"))
+    graph = helper.make_graph(
+        nodes,
+        graph_name,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(features)])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_actions])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, producer_name="vigil-train", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    helper.set_model_props(
+        model,
+        {
+            "vigil_contract_version": str(version),
+            "vigil_features": ",".join(features),
+            "vigil_actions": ",".join(actions),
+        },
+    )
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()[:12]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data")
+    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    version, features, actions = load_contract()
+    X, costs, seeds, taken = load_rows(args.data, features, actions)
+    if len(X) < 50:
+        sys.exit(f"{args.data}: only {len(X)} labelled rows, too few to train")
+    y = costs.argmin(axis=1)
+    # Hold out whole episodes (seeds), never single rows: rows of one episode are correlated.
+    uniq = np.unique(seeds)
+    rng = np.random.default_rng(args.seed)
+    test_seeds = set(rng.choice(uniq, size=max(1, len(uniq) // 5), replace=False).tolist())
+    test = np.array([s in test_seeds for s in seeds])
+    mean = X[~test].mean(axis=0)
+    std = X[~test].std(axis=0) + 1e-6
+    Z = (X - mean) / std
+
+    mlp = MLPClassifier(hidden_layer_sizes=(32, 16), alpha=1e-3, max_iter=600, early_stopping=True,
+                        random_state=args.seed)
+    mlp.fit(Z[~test], y[~test])
+    lr = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
+    lr.fit(Z[~test], y[~test])
+
+    n = len(actions)
+    metrics = {
+        "rows": int(len(X)), "train_rows": int((~test).sum()), "test_rows": int(test.sum()),
+        "episodes": int(len(uniq)), "test_episodes": sorted(int(s) for s in test_seeds),
+        "label_distribution": {a: int((y == i).sum()) for i, a in enumerate(actions)},
+        "policy": evaluate("policy (MLP)", full_probs(mlp, Z[test], n), costs[test], taken[test]),
+        "shadow": evaluate("shadow (logistic)", full_probs(lr, Z[test], n), costs[test], taken[test]),
+    }
+    for a in range(n):
+        metrics.setdefault("always", {})[actions[a]] = float(costs[test][:, a].mean())
+
+    mlp_layers = [(W, b) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+    lr_layers = [(lr.coef_.T, lr.intercept_)]
+    if lr.coef_.shape[0] == 1:  # binary case: sklearn keeps one row
+        lr_layers = [(np.hstack([-lr.coef_.T, lr.coef_.T]) / 2, np.array([-lr.intercept_[0], lr.intercept_[0]]) / 2)]
+    h_policy = export(os.path.join(args.out, "policy.onnx"), "policy", mlp_layers, mean, std, version, features,
+                      actions, n, mlp.classes_)
+    h_shadow = export(os.path.join(args.out, "shadow.onnx"), "shadow", lr_layers, mean, std, version, features,
+                      actions, n, lr.classes_)
+    metrics["policy"]["sha256_prefix"] = h_policy
+    metrics["shadow"]["sha256_prefix"] = h_shadow
+
+    # The exported graphs must reproduce scikit-learn's probabilities.
+    import onnxruntime as ort
+    for name, model in (("policy", mlp), ("shadow", lr)):
+        sess = ort.InferenceSession(os.path.join(args.out, name + ".onnx"))
+        got = sess.run(["probabilities"], {"features": X[test][:200].astype(np.float32)})[0]
+        want = full_probs(model, Z[test][:200], n)
+        err = float(np.abs(got - want).max())
+        metrics[name]["onnx_vs_sklearn_max_abs_diff"] = err
+        if err > 1e-4:
+            sys.exit(f"{name}.onnx disagrees with scikit-learn by {err}")
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+        f.write("\n")
+    write_cards(args, metrics, features, actions)
+    print(json.dumps(metrics, indent=2))
+
+
+CARD = """# {title}
+
+- File: `models/{file}` (sha256 prefix `{sha}`), contract version {version}.
+- Input: `features`, float32 [N, {nf}] in the order of `models/features.json`
+  (normalised by the engine). Output: `probabilities`, float32 [N, {na}] over
+  `{actions}`. The contract travels in the model's metadata; vigil refuses a
+  model whose contract differs.
+
+## Data
+`{data}`: {rows} labelled decision points from `vigil dataset` ({episodes} simulated
+episodes; scenarios and seeds in the file). Each row has the features at a decision and,
+for every action, the execution cost over the next window measured by rollouts: the
+engine state is cloned once per action, the action is forced for that decision, the
+baseline strategy continues, and all clones share the simulator's random state (common
+random numbers). The label is the cheapest action. Label counts: {labels}.
+
+## Method
+{method}
+
+## Held-out metrics
+Episodes {test_episodes} ({test_rows} rows) were held out by seed, never seen in training.
+
+| measure | value |
+|---|---|
+| accuracy (chose the cheapest action) | {accuracy:.3f} |
+| mean cost of the chosen action | {mean_cost_bps:.2f} bps |
+| mean regret vs the cheapest action | {mean_regret_bps:.2f} bps |
+| cost of the behaviour policy's actions | {baseline_policy_cost_bps:.2f} bps |
+| cost of the best action (oracle) | {oracle_cost_bps:.2f} bps |
+| mean confidence | {mean_confidence:.3f} |
+| max abs difference ONNX vs scikit-learn | {onnx_vs_sklearn_max_abs_diff:.2e} |
+
+Cost of always taking one action on the same rows: {always}.
+The strategy-level comparison on held-out seeds (`vigil eval`) is in the README.
+
+## Known limits
+- Trained on the simulator only: its flow, impact and regimes are models, and the policy
+  exploits their regularities (imbalance and flow lean towards the latent price).
+- Costs are measured over a {horizon} window with the baseline continuing; effects that
+  play out over longer horizons are only captured through the schedule-deficit charge.
+- A single model serves buys and sells (features are side-oriented).
+- Confidence is the model's own probability, not a calibrated guarantee; the engine falls
+  back to the baseline below its threshold.
+"""
+
+
+def write_cards(args, metrics, features, actions):
+    common = dict(
+        version=1, nf=len(features), na=len(actions), actions=", ".join(actions),
+        data=os.path.basename(args.data), rows=metrics["rows"], episodes=metrics["episodes"],
+        labels=", ".join(f"{k} {v}" for k, v in metrics["label_distribution"].items()),
+        test_episodes=", ".join(str(s) for s in metrics["test_episodes"]), test_rows=metrics["test_rows"],
+        always=", ".join(f"{k} {v:.2f} bps" for k, v in metrics["always"].items()), horizon="300 s",
+    )
+    specs = {
+        "policy": ("Policy model (policy.onnx)", "An MLP classifier (scikit-learn `MLPClassifier`, hidden layers 32 and 16, ReLU, "
+                   "L2 1e-3, early stopping) on standardised features, predicting the cheapest action. "
+                   "Exported by hand as Gemm/Relu/Softmax with the standardisation folded into the first layer."),
+        "shadow": ("Shadow model (shadow.onnx)", "A multinomial logistic regression (scikit-learn `LogisticRegression`, C=0.5) "
+                   "with balanced class weights: another model family and another training mix than the policy, "
+                   "so that it disagrees where the policy relies on non-linear structure or on frequent classes. "
+                   "The console runs it beside every engine decision and flags divergences."),
+    }
+    for name, (title, method) in specs.items():
+        m = metrics[name]
+        text = CARD.format(title=title, file=name + ".onnx", sha=m["sha256_prefix"], method=method, **common, **m)
+        with open(os.path.join(args.out, name + ".md"), "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
