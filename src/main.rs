@@ -56,6 +56,15 @@ enum ModelCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Inference latency per decision (batch 1) on the chosen backend.
+    Bench {
+        file: PathBuf,
+        #[command(flatten)]
+        onnx: OnnxArgs,
+        /// Number of timed inferences.
+        #[arg(long, default_value_t = 20_000)]
+        iterations: usize,
+    },
     /// Load a model, validate its contract, report inputs/outputs and a test inference.
     Check {
         file: PathBuf,
@@ -399,6 +408,43 @@ fn run_model(cmd: ModelCommand) -> Result<()> {
                 std::fs::write(&out, want)?;
                 println!("wrote {}", out.display());
             }
+            Ok(())
+        }
+        ModelCommand::Bench {
+            file,
+            onnx,
+            iterations,
+        } => {
+            let backend = init_backend(onnx.onnx_runtime.as_deref())?;
+            let model = PolicyModel::load(&file)?;
+            let n = vigil::model::contract::FEATURE_COUNT;
+            // Varied inputs, so no backend can cache one answer.
+            let inputs: Vec<Vec<f64>> = (0..256)
+                .map(|i| {
+                    (0..n)
+                        .map(|j| (((i * n + j) as f64 * 0.618).fract() - 0.5) * 2.0)
+                        .collect()
+                })
+                .collect();
+            for x in inputs.iter().take(200) {
+                model.predict(x)?;
+            }
+            let mut lat = Vec::with_capacity(iterations);
+            for i in 0..iterations.max(1) {
+                let t = std::time::Instant::now();
+                std::hint::black_box(model.predict(&inputs[i % inputs.len()])?);
+                lat.push(t.elapsed());
+            }
+            lat.sort();
+            let us = |p: f64| vigil::bench::percentile(&lat, p).as_secs_f64() * 1e6;
+            println!(
+                "{} on {backend}: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs over {} inferences (batch 1)",
+                model.id,
+                us(0.5),
+                us(0.99),
+                lat.iter().map(|d| d.as_secs_f64()).sum::<f64>() / lat.len() as f64 * 1e6,
+                lat.len()
+            );
             Ok(())
         }
         ModelCommand::Check { file, onnx, inputs } => {
