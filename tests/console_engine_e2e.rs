@@ -69,7 +69,8 @@ impl Console {
                 Effect::Reconnect { resume_from } => {
                     let _ = self.control.send(ClientControl::Reconnect { resume_from });
                 }
-                Effect::LoadTheme(_) | Effect::Quit => {}
+                // No shadow model in these tests: nothing asks for a score.
+                Effect::LoadTheme(_) | Effect::Shadow(_) | Effect::Quit => {}
             }
         }
     }

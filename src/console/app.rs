@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::protocol::{ClientMessage, Command, EngineState, OrderState, ResumeMode, Severity};
+use crate::protocol::{
+    ClientMessage, Command, EngineState, Event, OrderState, ResumeMode, ServerMessage, Severity,
+};
 
 use super::client::NetEvent;
 use super::forms::{set_retune_field, OverrideForm, RetuneForm, RETUNE_FIELDS};
 use super::keymap::{Action, KeySpec, Keymap};
+use super::shadow::{ShadowEvent, ShadowRequest, ShadowState};
 use super::state::{ConsoleState, Outcome};
 use super::theme::Theme;
 
@@ -27,6 +30,8 @@ pub enum Msg {
     Net(NetEvent),
     /// Frame tick: lets time-based state (staleness, notes) advance.
     Tick,
+    /// The shadow worker's answer (model loaded or not, a decision scored).
+    Shadow(ShadowEvent),
 }
 
 /// Side effects requested by `update`, carried out by the runtime.
@@ -40,6 +45,8 @@ pub enum Effect {
         resume_from: Option<u64>,
     },
     LoadTheme(String),
+    /// Score a decision with the shadow model (off the UI thread).
+    Shadow(ShadowRequest),
     Quit,
 }
 
@@ -144,6 +151,8 @@ pub struct App {
     /// Set when the app shows a recording (`vigil replay`): why commands are
     /// unavailable. Command keys answer with it; nothing is ever sent.
     pub replay: Option<String>,
+    /// The shadow model's status, thresholds and agreement windows.
+    pub shadow: ShadowState,
     next_command: u64,
     /// Id of the current connection; messages from older ones are dropped
     /// after we asked for a resync (they would only produce more gaps).
@@ -181,6 +190,7 @@ impl App {
             status: None,
             should_quit: false,
             replay: None,
+            shadow: ShadowState::default(),
             next_command: 1,
             conn: 0,
             accept_from_conn: 0,
@@ -303,6 +313,10 @@ impl App {
                 self.on_tick(now);
                 Vec::new()
             }
+            Msg::Shadow(ev) => {
+                self.shadow.on_event(ev, &mut self.live);
+                Vec::new()
+            }
         }
     }
 
@@ -390,7 +404,7 @@ impl App {
                         StatusKind::Success,
                     );
                 }
-                match outcome {
+                let mut effects = match outcome {
                     Outcome::Gap { expected, got } => {
                         let resume = self.live.view.seq;
                         self.live.push_console_alert(
@@ -430,7 +444,16 @@ impl App {
                         Vec::new()
                     }
                     _ => Vec::new(),
+                };
+                if let (Outcome::Applied, ServerMessage::Event(env)) = (&outcome, &msg) {
+                    if let Event::Decision(d) = &env.event {
+                        let contract = &self.live.view.contract;
+                        if let Some(req) = self.shadow.request(contract, env.ts, d) {
+                            effects.push(Effect::Shadow(req));
+                        }
+                    }
                 }
+                effects
             }
         }
     }

@@ -4,6 +4,7 @@
 //! - `app`: UI state and `update(msg) -> effects`;
 //! - `view`: pure rendering;
 //! - `client`: the WebSocket client (resume, backoff, pings);
+//! - `shadow`: the local shadow model and its divergence rules;
 //! - `run`: terminal and main loop; `keymap`, `theme`, `forms`: input and looks.
 
 pub mod app;
@@ -12,6 +13,7 @@ pub mod forms;
 pub mod keymap;
 pub mod run;
 pub mod series;
+pub mod shadow;
 pub mod state;
 pub mod theme;
 pub mod view;

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::app::{App, Effect, Msg};
 use super::client::{spawn_client, ClientConfig, ClientControl, NetEvent};
 use super::keymap::Keymap;
+use super::shadow::{ShadowEvent, ShadowState, ShadowStatus, ShadowWorker, Thresholds};
 use super::theme::ThemeSource;
 use super::view::view;
 
@@ -43,6 +44,11 @@ pub struct ConsoleOptions {
     /// For `vigil demo`: the URL of an engine that is still starting. The
     /// console waits for it (instead of `url`) before connecting.
     pub engine_ready: Option<oneshot::Receiver<String>>,
+    /// Shadow model scoring every decision (`--shadow FILE`); `None` runs
+    /// without one (`--no-shadow`). Default: `models/shadow.onnx`.
+    pub shadow: Option<PathBuf>,
+    /// When the shadow's opinion counts as a divergence.
+    pub divergence: Thresholds,
 }
 
 impl ConsoleOptions {
@@ -54,6 +60,8 @@ impl ConsoleOptions {
             keys: None,
             themes_dir: default_themes_dir(),
             engine_ready: None,
+            shadow: Some(crate::model::default_model_path("shadow.onnx")),
+            divergence: Thresholds::default(),
         }
     }
 }
@@ -75,6 +83,7 @@ pub async fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
         dir: opts.themes_dir.clone(),
     };
     let theme = themes.load(&opts.theme)?;
+    opts.divergence.validate().map_err(anyhow::Error::msg)?;
     let url = match opts.engine_ready {
         Some(rx) => rx
             .await
@@ -83,25 +92,66 @@ pub async fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
     };
     let mut app = App::new(keymap, theme, themes.names());
 
+    // The model loads on the worker thread too: the screen comes up at once.
+    let (shadow_tx, shadow_rx) = mpsc::unbounded_channel();
+    let shadow = match opts.shadow.clone() {
+        Some(path) => {
+            app.shadow = ShadowState::new(
+                ShadowStatus::Loading { path: path.clone() },
+                opts.divergence,
+            );
+            Some(ShadowWorker::spawn(path, shadow_tx))
+        }
+        None => {
+            app.shadow = ShadowState::new(
+                ShadowStatus::Off {
+                    reason: "--no-shadow".into(),
+                },
+                opts.divergence,
+            );
+            None
+        }
+    };
+
     let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let client = spawn_client(ClientConfig::new(url, opts.token.clone()), net_tx, ctl_rx);
 
     let mut terminal = TerminalGuard::enter()?;
-    let result = main_loop(&mut terminal.terminal, &mut app, net_rx, &ctl_tx, &themes).await;
+    let channels = Channels {
+        net_rx,
+        control: &ctl_tx,
+        shadow: shadow.as_ref(),
+        shadow_rx,
+    };
+    let result = main_loop(&mut terminal.terminal, &mut app, channels, &themes).await;
     let _ = ctl_tx.send(ClientControl::Shutdown);
     drop(terminal);
     let _ = tokio::time::timeout(Duration::from_millis(500), client).await;
     result
 }
 
+/// What the main loop talks to besides the terminal.
+struct Channels<'a> {
+    net_rx: mpsc::Receiver<NetEvent>,
+    control: &'a mpsc::UnboundedSender<ClientControl>,
+    shadow: Option<&'a ShadowWorker>,
+    shadow_rx: mpsc::UnboundedReceiver<ShadowEvent>,
+}
+
 async fn main_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     app: &mut App,
-    mut net_rx: mpsc::Receiver<NetEvent>,
-    control: &mpsc::UnboundedSender<ClientControl>,
+    channels: Channels<'_>,
     themes: &ThemeSource,
 ) -> anyhow::Result<()> {
+    let Channels {
+        mut net_rx,
+        control,
+        shadow,
+        mut shadow_rx,
+    } = channels;
+    let mut shadow_open = true;
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -134,6 +184,28 @@ async fn main_loop(
                 }
                 None => { net_open = false; Vec::new() }
             },
+            ev = shadow_rx.recv(), if shadow_open => {
+                dirty = true;
+                match ev {
+                    Some(ev) => {
+                        let mut effects = app.update(Msg::Shadow(ev), Instant::now());
+                        while let Ok(ev) = shadow_rx.try_recv() {
+                            effects.extend(app.update(Msg::Shadow(ev), Instant::now()));
+                        }
+                        effects
+                    }
+                    None => {
+                        // The worker is gone (it stops after reporting a load failure).
+                        shadow_open = false;
+                        if app.shadow.wants_decisions() {
+                            let reason = "the shadow worker stopped".to_string();
+                            app.update(Msg::Shadow(ShadowEvent::Unavailable { reason }), Instant::now())
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                }
+            },
             _ = tick.tick() => {
                 app.update(Msg::Tick, Instant::now());
                 if dirty || app.link.stale {
@@ -155,6 +227,12 @@ async fn main_loop(
                     Ok(theme) => app.set_theme(theme),
                     Err(e) => app.report_error(format!("{e:#}")),
                 },
+                Effect::Shadow(req) => {
+                    if !shadow.is_some_and(|w| w.submit(req)) {
+                        app.shadow
+                            .not_scored("the shadow model is behind: decision skipped");
+                    }
+                }
                 Effect::Quit => return Ok(()),
             }
             dirty = true;

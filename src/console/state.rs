@@ -16,6 +16,7 @@ use crate::protocol::{
 };
 
 use super::series::{Ring, Series};
+use super::shadow::ShadowScore;
 
 /// Decisions kept per order for the decision log.
 pub const DECISIONS_KEPT: usize = 64;
@@ -117,8 +118,8 @@ pub struct CommandOutcome {
     pub reason: Option<String>,
 }
 
-/// Marker set by a shadow model when it disagrees with the live decision.
-/// Nothing sets it yet; the blotter and detail pane already show it.
+/// Marker set by a shadow model when it disagrees with the live decision
+/// (the console's `shadow` module live, the recording's shadow in replay).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Divergence {
     pub ts: Ts,
@@ -163,6 +164,8 @@ pub struct ConsoleState {
     pub pending: VecDeque<PendingCommand>,
     pub outcomes: Ring<CommandOutcome>,
     pub divergence: HashMap<String, Divergence>,
+    /// The shadow model's latest score per order (live console only).
+    pub shadow: HashMap<String, ShadowScore>,
     /// Last engine-side `error` message, shown until the next one.
     pub last_error: Option<String>,
 }
@@ -190,6 +193,7 @@ impl ConsoleState {
             pending: VecDeque::new(),
             outcomes: Ring::new(OUTCOMES_KEPT),
             divergence: HashMap::new(),
+            shadow: HashMap::new(),
             last_error: None,
         }
     }
@@ -242,6 +246,7 @@ impl ConsoleState {
         // Histories of orders the engine no longer knows would never be pruned otherwise.
         let view = &self.view;
         self.histories.retain(|id, _| view.position(id).is_some());
+        self.shadow.retain(|id, _| view.position(id).is_some());
         self.alerts.clear();
         for a in self.view.alerts.iter().rev() {
             self.alerts.push(engine_alert(None, a));
@@ -407,12 +412,23 @@ impl ConsoleState {
 
     /// A console-side alert (stale data, resync, connection trouble).
     pub fn push_console_alert(&mut self, severity: Severity, code: &str, message: String) {
+        self.push_order_alert(severity, code, None, message);
+    }
+
+    /// A console-side alert about one order (e.g. a shadow divergence).
+    pub fn push_order_alert(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        order_id: Option<&str>,
+        message: String,
+    ) {
         self.alerts.push(AlertEntry {
             ts: Some(self.view.ts),
             severity,
             code: code.to_string(),
             message,
-            order_id: None,
+            order_id: order_id.map(str::to_string),
             source: AlertSource::Console,
         });
     }

@@ -114,7 +114,7 @@ fn main_loop(
                         Err(e) => app.app.report_error(format!("{e:#}")),
                     },
                     // Read-only: the app never asks to send; nothing to reconnect.
-                    Effect::Send(_) | Effect::Reconnect { .. } => {}
+                    Effect::Send(_) | Effect::Reconnect { .. } | Effect::Shadow(_) => {}
                 }
             }
             if app.app.should_quit {

@@ -54,9 +54,19 @@ pub fn render(app: &App, order: Option<&OrderView>, area: Rect, buf: &mut Buffer
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     price_chart(app, state, o, price_area, buf);
     progress_chart(app, state, o, progress_area, buf);
-    let [params_area, log_area] =
-        Layout::vertical([Constraint::Length(6), Constraint::Min(2)]).areas(right);
+    let score = state.shadow.get(&o.info.order_id);
+    let shadow_h = score.map_or(0, |_| super::shadow::height(right.height.saturating_sub(8)));
+    let [params_area, shadow_area, log_area] = Layout::vertical([
+        Constraint::Length(6),
+        Constraint::Length(shadow_h),
+        Constraint::Min(2),
+    ])
+    .areas(right);
     params(app, state, o, params_area, buf);
+    if let Some(score) = score {
+        let diverging = state.divergence.contains_key(&o.info.order_id);
+        super::shadow::render(app, score, diverging, shadow_area, buf);
+    }
     decision_log(app, state, o, log_area, buf);
 }
 

@@ -118,6 +118,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         seg("no alerts".into(), base.fg(t.dim), true, 5);
     }
+    if let Some((text, warn)) = super::shadow::header_note(app) {
+        let style = if warn {
+            base.fg(t.warn)
+        } else {
+            base.fg(t.dim)
+        };
+        seg(text, style, true, 2);
+    }
 
     // Drop the least important pieces until the line fits.
     let line_width = |segs: &[Seg]| -> u16 {

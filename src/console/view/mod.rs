@@ -8,6 +8,7 @@ mod detail;
 mod footer;
 mod header;
 mod overlays;
+mod shadow;
 mod util;
 
 use ratatui::buffer::Buffer;

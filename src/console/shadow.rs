@@ -1,0 +1,832 @@
+//! The shadow model: a second, local policy that scores every decision the
+//! engine makes and flags where it disagrees (divergence).
+//!
+//! Three parts, kept apart so each can be tested on its own:
+//! - the rules (`judge`, `total_variation`, `AgreementWindow`): pure functions
+//!   from two probability vectors to the reasons they diverge, if any;
+//! - `ShadowState`: what the app keeps (status, thresholds, per-order
+//!   agreement windows); it turns decision events into `ShadowRequest`s and
+//!   folds the worker's answers into the `ConsoleState` (marker, alert, scores);
+//! - `ShadowWorker`: loads the ONNX model and runs inference on its own thread,
+//!   so a slow or broken model never holds up the screen.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::model::contract::{CONTRACT_VERSION, FEATURE_COUNT};
+use crate::model::onnx::{argmax, ModelError, PolicyModel};
+use crate::model::{Action, FEATURES};
+use crate::protocol::{ContractInfo, DecisionInfo, Severity, Ts};
+
+use super::state::{ConsoleState, Divergence};
+
+/// Decisions waiting for the worker; beyond this new ones are skipped (and counted).
+pub const SHADOW_QUEUE: usize = 4096;
+
+/// When a decision counts as divergent. Every probability threshold is in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// (a) The shadow's top action differs from the engine's and the shadow
+    /// gives it at least this probability.
+    pub confidence: f64,
+    /// (b) Total-variation distance between the two distributions at least this.
+    pub tv: f64,
+    /// (c) The order's rolling agreement rate (shadow top action == engine
+    /// action) below this.
+    pub agreement: f64,
+    /// Decisions in the rolling agreement window.
+    pub window: usize,
+    /// Decisions an order needs before rule (c) applies: one early
+    /// disagreement is not yet a low agreement rate.
+    pub min_decisions: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            confidence: 0.6,
+            tv: 0.5,
+            agreement: 0.6,
+            window: 20,
+            min_decisions: 10,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("--divergence-confidence", self.confidence),
+            ("--divergence-tv", self.tv),
+            ("--divergence-agreement", self.agreement),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} must be between 0 and 1, got {v}"));
+            }
+        }
+        if self.window == 0 {
+            return Err("the agreement window needs at least one decision".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why one decision diverges. Actions are indices into `Action::ALL`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// (a) The shadow prefers another action, and is sure enough of it.
+    TopAction {
+        shadow_action: usize,
+        confidence: f64,
+        threshold: f64,
+    },
+    /// (b) The two distributions are far apart.
+    Distribution { tv: f64, threshold: f64 },
+    /// (c) The order's agreement rate over its last `over` decisions is low.
+    Agreement {
+        rate: f64,
+        over: usize,
+        threshold: f64,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::TopAction {
+                shadow_action,
+                confidence,
+                threshold,
+            } => write!(
+                f,
+                "shadow prefers {} at {:.0}% (≥ {:.0}%)",
+                action_name(*shadow_action),
+                confidence * 100.0,
+                threshold * 100.0
+            ),
+            Reason::Distribution { tv, threshold } => {
+                write!(f, "distributions differ, TV {tv:.2} (≥ {threshold:.2})")
+            }
+            Reason::Agreement {
+                rate,
+                over,
+                threshold,
+            } => write!(
+                f,
+                "agreement {:.0}% over the last {over} decisions (< {:.0}%)",
+                rate * 100.0,
+                threshold * 100.0
+            ),
+        }
+    }
+}
+
+/// What the rules make of one decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub shadow_action: usize,
+    pub shadow_confidence: f64,
+    pub agrees: bool,
+    pub tv: f64,
+    /// Empty when the decision does not diverge.
+    pub reasons: Vec<Reason>,
+}
+
+fn action_name(i: usize) -> &'static str {
+    Action::ALL.get(i).map_or("?", |a| a.name())
+}
+
+/// Scale a non-negative vector to sum 1 (a zero or invalid vector stays as is).
+fn normalised(p: &[f64]) -> Vec<f64> {
+    let sum: f64 = p.iter().filter(|x| x.is_finite()).map(|x| x.max(0.0)).sum();
+    p.iter()
+        .map(|x| {
+            let x = if x.is_finite() { x.max(0.0) } else { 0.0 };
+            if sum > 0.0 {
+                x / sum
+            } else {
+                x
+            }
+        })
+        .collect()
+}
+
+/// Total-variation distance, ½·Σ|p−q|, of two distributions over the same
+/// actions (a missing entry counts as 0). Both are normalised first.
+pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
+    let (p, q) = (normalised(p), normalised(q));
+    let n = p.len().max(q.len());
+    let at = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
+    0.5 * (0..n).map(|i| (at(&p, i) - at(&q, i)).abs()).sum::<f64>()
+}
+
+/// The divergence rules for one decision. `engine_probs` and `shadow_probs`
+/// are in `Action::ALL` order; `agreement` is the order's rolling agreement
+/// rate (including this decision) and the number of decisions it covers.
+pub fn judge(
+    t: &Thresholds,
+    engine_action: usize,
+    engine_probs: &[f64],
+    shadow_probs: &[f64],
+    agreement: Option<(f64, usize)>,
+) -> Judgement {
+    let shadow = normalised(shadow_probs);
+    let (shadow_action, shadow_confidence) = argmax(&shadow);
+    let agrees = shadow_action == engine_action;
+    let tv = total_variation(engine_probs, shadow_probs);
+    let mut reasons = Vec::new();
+    if !agrees && shadow_confidence >= t.confidence {
+        reasons.push(Reason::TopAction {
+            shadow_action,
+            confidence: shadow_confidence,
+            threshold: t.confidence,
+        });
+    }
+    if tv >= t.tv {
+        reasons.push(Reason::Distribution {
+            tv,
+            threshold: t.tv,
+        });
+    }
+    if let Some((rate, over)) = agreement {
+        if over >= t.min_decisions.max(1) && rate < t.agreement {
+            reasons.push(Reason::Agreement {
+                rate,
+                over,
+                threshold: t.agreement,
+            });
+        }
+    }
+    Judgement {
+        shadow_action,
+        shadow_confidence,
+        agrees,
+        tv,
+        reasons,
+    }
+}
+
+/// Whether the shadow agreed with the engine on an order's last `cap` decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementWindow {
+    recent: VecDeque<bool>,
+    cap: usize,
+}
+
+impl AgreementWindow {
+    pub fn new(cap: usize) -> Self {
+        AgreementWindow {
+            recent: VecDeque::with_capacity(cap.max(1)),
+            cap: cap.max(1),
+        }
+    }
+
+    pub fn push(&mut self, agrees: bool) {
+        if self.recent.len() == self.cap {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(agrees);
+    }
+
+    /// Agreement rate and the number of decisions it covers (none yet: `None`).
+    pub fn rate(&self) -> Option<(f64, usize)> {
+        let n = self.recent.len();
+        (n > 0).then(|| {
+            (
+                self.recent.iter().filter(|a| **a).count() as f64 / n as f64,
+                n,
+            )
+        })
+    }
+}
+
+/// One decision for the worker to score, already in the shadow's contract
+/// order (features as `FEATURES`, probabilities as `Action::ALL`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowRequest {
+    pub order_id: String,
+    pub ts: Ts,
+    pub engine_model: String,
+    pub engine_action: usize,
+    pub engine_probs: Vec<f64>,
+    pub features: Vec<f64>,
+}
+
+/// Map a decision from the engine's contract onto the shadow's. Columns are
+/// matched by name, so an engine that orders them differently still works;
+/// one that lacks a feature or speaks another contract version is refused.
+pub fn request_for(
+    contract: &ContractInfo,
+    ts: Ts,
+    d: &DecisionInfo,
+) -> Result<ShadowRequest, String> {
+    if contract.version != 0 && contract.version != CONTRACT_VERSION {
+        return Err(format!(
+            "the engine speaks contract v{}, the shadow model v{CONTRACT_VERSION}",
+            contract.version
+        ));
+    }
+    let engine_action = Action::from_name(&d.action)
+        .ok_or_else(|| format!("action `{}` is unknown to the shadow model", d.action))?
+        .index();
+    let features = if contract.features.is_empty() {
+        if d.features.len() != FEATURE_COUNT {
+            return Err(format!(
+                "{} features given, {FEATURE_COUNT} expected",
+                d.features.len()
+            ));
+        }
+        d.features.clone()
+    } else {
+        FEATURES
+            .iter()
+            .map(|f| {
+                contract
+                    .features
+                    .iter()
+                    .position(|n| n == f.name)
+                    .and_then(|i| d.features.get(i).copied())
+                    .ok_or_else(|| format!("the decision has no `{}` feature", f.name))
+            })
+            .collect::<Result<Vec<f64>, String>>()?
+    };
+    let engine_names: Vec<&str> = if contract.actions.is_empty() {
+        Action::ALL.iter().map(|a| a.name()).collect()
+    } else {
+        contract.actions.iter().map(String::as_str).collect()
+    };
+    let mut engine_probs: Vec<f64> = Action::ALL
+        .iter()
+        .map(|a| {
+            engine_names
+                .iter()
+                .position(|n| *n == a.name())
+                .and_then(|i| d.probs.get(i).copied())
+                .unwrap_or(0.0)
+        })
+        .collect();
+    if engine_probs.iter().all(|p| *p <= 0.0 || !p.is_finite()) {
+        // No distribution reported: the engine was certain of its action.
+        engine_probs = Action::ALL[engine_action].one_hot();
+    }
+    Ok(ShadowRequest {
+        order_id: d.order_id.clone(),
+        ts,
+        engine_model: d.model.clone(),
+        engine_action,
+        engine_probs,
+        features,
+    })
+}
+
+/// What the worker reports back, as an app message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShadowEvent {
+    /// The model loaded; scoring has started.
+    Ready { model_id: String },
+    /// No shadow this session (missing or invalid model, worker gone).
+    Unavailable { reason: String },
+    /// The answer to one request.
+    Scored {
+        request: ShadowRequest,
+        model_id: String,
+        probs: Result<Vec<f64>, String>,
+    },
+}
+
+/// The latest shadow score of an order: both distributions, for the detail pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowScore {
+    pub ts: Ts,
+    pub model_id: String,
+    pub engine_model: String,
+    pub engine_action: usize,
+    pub engine_probs: Vec<f64>,
+    pub shadow_probs: Vec<f64>,
+    pub judgement: Judgement,
+    /// The order's rolling agreement rate and how many decisions it covers.
+    pub agreement: Option<(f64, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShadowStatus {
+    /// No shadow configured (tests, replay): nothing is shown.
+    None,
+    /// The worker is loading the model; decisions are queued meanwhile.
+    Loading {
+        path: PathBuf,
+    },
+    On {
+        model_id: String,
+    },
+    /// No shadow this session, and why (shown in the header).
+    Off {
+        reason: String,
+    },
+}
+
+/// The app's side of the shadow.
+#[derive(Debug, Clone)]
+pub struct ShadowState {
+    pub status: ShadowStatus,
+    pub thresholds: Thresholds,
+    windows: HashMap<String, AgreementWindow>,
+    pub scored: u64,
+    /// Decisions not scored: refused by `request_for`, dropped from a full
+    /// queue, or failed inference.
+    pub unscored: u64,
+    pub last_problem: Option<String>,
+}
+
+impl Default for ShadowState {
+    fn default() -> Self {
+        ShadowState::new(ShadowStatus::None, Thresholds::default())
+    }
+}
+
+impl ShadowState {
+    pub fn new(status: ShadowStatus, thresholds: Thresholds) -> Self {
+        ShadowState {
+            status,
+            thresholds,
+            windows: HashMap::new(),
+            scored: 0,
+            unscored: 0,
+            last_problem: None,
+        }
+    }
+
+    /// Decisions are sent to the worker while it loads or runs.
+    pub fn wants_decisions(&self) -> bool {
+        matches!(
+            self.status,
+            ShadowStatus::Loading { .. } | ShadowStatus::On { .. }
+        )
+    }
+
+    /// The request for a decision the state has just applied, if it should be scored.
+    pub fn request(
+        &mut self,
+        contract: &ContractInfo,
+        ts: Ts,
+        d: &DecisionInfo,
+    ) -> Option<ShadowRequest> {
+        if !self.wants_decisions() {
+            return None;
+        }
+        match request_for(contract, ts, d) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.not_scored(e);
+                None
+            }
+        }
+    }
+
+    pub fn not_scored(&mut self, why: impl Into<String>) {
+        self.unscored += 1;
+        self.last_problem = Some(why.into());
+    }
+
+    /// Fold a worker event into the app: status, and for a score the
+    /// divergence marker, the alert on entering divergence, and the order's
+    /// latest distributions.
+    pub fn on_event(&mut self, ev: ShadowEvent, state: &mut ConsoleState) {
+        match ev {
+            ShadowEvent::Ready { model_id } => self.status = ShadowStatus::On { model_id },
+            ShadowEvent::Unavailable { reason } => self.status = ShadowStatus::Off { reason },
+            ShadowEvent::Scored {
+                request,
+                model_id,
+                probs,
+            } => match probs {
+                Ok(probs) => self.score(request, model_id, probs, state),
+                Err(e) => self.not_scored(e),
+            },
+        }
+    }
+
+    fn score(
+        &mut self,
+        req: ShadowRequest,
+        model_id: String,
+        shadow_probs: Vec<f64>,
+        state: &mut ConsoleState,
+    ) {
+        let t = self.thresholds;
+        let top = argmax(&shadow_probs).0;
+        let window = self
+            .windows
+            .entry(req.order_id.clone())
+            .or_insert_with(|| AgreementWindow::new(t.window));
+        window.push(top == req.engine_action);
+        let agreement = window.rate();
+        let j = judge(
+            &t,
+            req.engine_action,
+            &req.engine_probs,
+            &shadow_probs,
+            agreement,
+        );
+        self.scored += 1;
+        if j.reasons.is_empty() {
+            state.set_divergence(&req.order_id, None);
+        } else {
+            let why = j
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let live_action = action_name(req.engine_action).to_string();
+            let shadow_action = action_name(j.shadow_action).to_string();
+            if !state.divergence.contains_key(&req.order_id) {
+                // One alert per episode: the marker says it goes on.
+                state.push_order_alert(
+                    Severity::Warning,
+                    "divergence",
+                    Some(&req.order_id),
+                    format!(
+                        "{}: shadow {model_id} says {shadow_action}, engine did {live_action} — {why}",
+                        req.order_id
+                    ),
+                );
+            }
+            state.set_divergence(
+                &req.order_id,
+                Some(Divergence {
+                    ts: req.ts,
+                    live_action,
+                    shadow_action,
+                    note: why,
+                }),
+            );
+        }
+        state.shadow.insert(
+            req.order_id.clone(),
+            ShadowScore {
+                ts: req.ts,
+                model_id,
+                engine_model: req.engine_model,
+                engine_action: req.engine_action,
+                engine_probs: req.engine_probs,
+                shadow_probs: normalised(&shadow_probs),
+                judgement: j,
+                agreement,
+            },
+        );
+    }
+}
+
+/// A short reason for the header: the missing file, or the model's error.
+pub fn unavailable_reason(e: &ModelError) -> String {
+    match e {
+        ModelError::Missing(p) => format!("{} not found", p.display()),
+        other => other.to_string(),
+    }
+}
+
+/// The inference thread. Dropping the handle stops it after the request in
+/// hand; `submit` never blocks.
+pub struct ShadowWorker {
+    tx: SyncSender<ShadowRequest>,
+}
+
+impl ShadowWorker {
+    /// Load `path` and score requests on a thread of its own; every outcome
+    /// (ready, unavailable, each score) is sent on `events`.
+    pub fn spawn(path: PathBuf, events: UnboundedSender<ShadowEvent>) -> ShadowWorker {
+        let (tx, rx) = sync_channel(SHADOW_QUEUE);
+        let fallback = events.clone();
+        let spawned = std::thread::Builder::new()
+            .name("vigil-shadow".into())
+            .spawn(move || worker(path, rx, events));
+        if let Err(e) = spawned {
+            let _ = fallback.send(ShadowEvent::Unavailable {
+                reason: format!("cannot start the shadow thread: {e}"),
+            });
+        }
+        ShadowWorker { tx }
+    }
+
+    /// Queue a request; `false` when it had to be dropped (queue full, worker gone).
+    pub fn submit(&self, req: ShadowRequest) -> bool {
+        match self.tx.try_send(req) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+fn worker(path: PathBuf, rx: Receiver<ShadowRequest>, events: UnboundedSender<ShadowEvent>) {
+    let model = match PolicyModel::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = events.send(ShadowEvent::Unavailable {
+                reason: unavailable_reason(&e),
+            });
+            return;
+        }
+    };
+    if events
+        .send(ShadowEvent::Ready {
+            model_id: model.id.clone(),
+        })
+        .is_err()
+    {
+        return;
+    }
+    for request in rx {
+        let probs = model.predict(&request.features).map_err(|e| e.to_string());
+        let ev = ShadowEvent::Scored {
+            request,
+            model_id: model.id.clone(),
+            probs,
+        };
+        if events.send(ev).is_err() {
+            return;
+        }
+    }
+}
+
+/// The shadow's command-line flags, shared by `vigil console` and `vigil demo`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ShadowArgs {
+    /// Shadow model (ONNX) scoring every decision as it arrives [default: models/shadow.onnx].
+    #[arg(long, value_name = "FILE")]
+    pub shadow: Option<PathBuf>,
+    /// Run without a shadow model.
+    #[arg(long, conflicts_with = "shadow")]
+    pub no_shadow: bool,
+    /// Flag a decision when the shadow's top action differs with at least this probability.
+    #[arg(long, value_name = "P", default_value_t = 0.6)]
+    pub divergence_confidence: f64,
+    /// Flag a decision when the total-variation distance between the two distributions is at least this.
+    #[arg(long, value_name = "D", default_value_t = 0.5)]
+    pub divergence_tv: f64,
+    /// Flag an order whose agreement rate over its last 20 decisions falls below this.
+    #[arg(long, value_name = "R", default_value_t = 0.6)]
+    pub divergence_agreement: f64,
+}
+
+impl ShadowArgs {
+    /// The model to load (`None`: `--no-shadow`) and the thresholds, checked.
+    pub fn resolve(&self) -> anyhow::Result<(Option<PathBuf>, Thresholds)> {
+        let thresholds = Thresholds {
+            confidence: self.divergence_confidence,
+            tv: self.divergence_tv,
+            agreement: self.divergence_agreement,
+            ..Thresholds::default()
+        };
+        thresholds.validate().map_err(anyhow::Error::msg)?;
+        let model = if self.no_shadow {
+            None
+        } else {
+            Some(
+                self.shadow
+                    .clone()
+                    .unwrap_or_else(|| crate::model::default_model_path("shadow.onnx")),
+            )
+        };
+        Ok((model, thresholds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSIVE: usize = 1;
+    const AGGRESSIVE: usize = 4;
+
+    fn dist(top: usize, p: f64) -> Vec<f64> {
+        let n = Action::ALL.len();
+        (0..n)
+            .map(|i| {
+                if i == top {
+                    p
+                } else {
+                    (1.0 - p) / (n - 1) as f64
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn agreement_raises_no_flag() {
+        let t = Thresholds::default();
+        let j = judge(
+            &t,
+            PASSIVE,
+            &dist(PASSIVE, 0.7),
+            &dist(PASSIVE, 0.8),
+            Some((1.0, 20)),
+        );
+        assert!(j.agrees);
+        assert!(j.reasons.is_empty(), "{:?}", j.reasons);
+        assert!(j.tv < 0.2);
+    }
+
+    #[test]
+    fn confident_different_top_action_flags_a() {
+        let t = Thresholds {
+            tv: 1.0,
+            ..Thresholds::default()
+        };
+        let j = judge(
+            &t,
+            PASSIVE,
+            &dist(PASSIVE, 0.5),
+            &dist(AGGRESSIVE, 0.65),
+            None,
+        );
+        assert!(!j.agrees);
+        assert_eq!(j.shadow_action, AGGRESSIVE);
+        assert!(matches!(
+            j.reasons.as_slice(),
+            [Reason::TopAction {
+                shadow_action: AGGRESSIVE,
+                ..
+            }]
+        ));
+        assert!(j.reasons[0].to_string().contains("aggressive at 65%"));
+        // The same disagreement with a hesitant shadow is no divergence.
+        let j = judge(
+            &t,
+            PASSIVE,
+            &dist(PASSIVE, 0.5),
+            &dist(AGGRESSIVE, 0.4),
+            None,
+        );
+        assert!(!j.agrees);
+        assert!(j.reasons.is_empty(), "{:?}", j.reasons);
+    }
+
+    #[test]
+    fn far_apart_distributions_flag_b_even_with_the_same_top_action() {
+        let t = Thresholds::default();
+        let engine = Action::Passive.one_hot();
+        let mut shadow = vec![0.0; Action::ALL.len()];
+        shadow[PASSIVE] = 0.35;
+        shadow[AGGRESSIVE] = 0.3;
+        shadow[0] = 0.35 - 1e-9;
+        shadow[2] = 1e-9;
+        let j = judge(&t, PASSIVE, &engine, &shadow, None);
+        assert!(j.agrees, "same top action");
+        assert!((j.tv - 0.65).abs() < 1e-6, "tv {}", j.tv);
+        assert!(matches!(
+            j.reasons.as_slice(),
+            [Reason::Distribution { .. }]
+        ));
+    }
+
+    #[test]
+    fn low_rolling_agreement_flags_c_once_enough_decisions() {
+        let t = Thresholds::default();
+        let mut w = AgreementWindow::new(t.window);
+        // Agreeing now, but only 2 of the last 10 agreed.
+        for i in 0..10 {
+            w.push(i >= 8);
+        }
+        let (rate, n) = w.rate().unwrap();
+        assert_eq!(n, 10);
+        assert!((rate - 0.2).abs() < 1e-12);
+        let j = judge(
+            &t,
+            PASSIVE,
+            &dist(PASSIVE, 0.6),
+            &dist(PASSIVE, 0.6),
+            w.rate(),
+        );
+        assert!(matches!(
+            j.reasons.as_slice(),
+            [Reason::Agreement { over: 10, .. }]
+        ));
+        // Too few decisions yet: no verdict on the rate.
+        let mut young = AgreementWindow::new(t.window);
+        young.push(false);
+        young.push(true);
+        let j = judge(
+            &t,
+            PASSIVE,
+            &dist(PASSIVE, 0.6),
+            &dist(PASSIVE, 0.6),
+            young.rate(),
+        );
+        assert!(j.reasons.is_empty());
+    }
+
+    #[test]
+    fn agreement_window_keeps_the_last_n() {
+        let mut w = AgreementWindow::new(20);
+        for _ in 0..20 {
+            w.push(false);
+        }
+        for _ in 0..20 {
+            w.push(true);
+        }
+        assert_eq!(w.rate(), Some((1.0, 20)));
+        assert_eq!(AgreementWindow::new(20).rate(), None);
+    }
+
+    #[test]
+    fn total_variation_bounds() {
+        let a = Action::Wait.one_hot();
+        let b = Action::CatchUp.one_hot();
+        assert!((total_variation(&a, &b) - 1.0).abs() < 1e-12);
+        assert!(total_variation(&a, &a).abs() < 1e-12);
+        // Unnormalised input is normalised first.
+        let twice: Vec<f64> = a.iter().map(|x| x * 2.0).collect();
+        assert!(total_variation(&a, &twice).abs() < 1e-12);
+    }
+
+    #[test]
+    fn requests_follow_the_engine_contract_by_name() {
+        let mut contract = crate::model::contract::contract_info();
+        contract.features.reverse();
+        contract.actions.reverse();
+        let features: Vec<f64> = (0..FEATURE_COUNT).map(|i| i as f64).collect();
+        let mut probs = vec![0.0; Action::ALL.len()];
+        // `passive` sits at index len-2 once reversed.
+        probs[Action::ALL.len() - 2] = 1.0;
+        let d = DecisionInfo {
+            order_id: "P-1".into(),
+            strategy: "adaptive".into(),
+            action: "passive".into(),
+            confidence: 1.0,
+            probs,
+            features: features.clone(),
+            model: "policy@1".into(),
+            overridden: false,
+            target_qty: 100.0,
+            children: vec![],
+        };
+        let r = request_for(&contract, 7, &d).unwrap();
+        let want: Vec<f64> = features.iter().rev().copied().collect();
+        assert_eq!(r.features, want);
+        assert_eq!(r.engine_probs, Action::Passive.one_hot());
+        assert_eq!(r.engine_action, PASSIVE);
+
+        let mut bad = d.clone();
+        bad.action = "buy_everything".into();
+        assert!(request_for(&contract, 7, &bad).is_err());
+        contract.version = CONTRACT_VERSION + 1;
+        assert!(request_for(&contract, 7, &d)
+            .unwrap_err()
+            .contains("contract"));
+    }
+
+    #[test]
+    fn thresholds_are_checked() {
+        assert!(Thresholds::default().validate().is_ok());
+        let t = Thresholds {
+            tv: 1.5,
+            ..Thresholds::default()
+        };
+        assert!(t.validate().unwrap_err().contains("--divergence-tv"));
+    }
+}
