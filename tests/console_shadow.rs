@@ -13,7 +13,9 @@ use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 use tokio::sync::mpsc::{self, error::TryRecvError, UnboundedReceiver};
 use vigil::console::app::{App, Effect, Msg};
-use vigil::console::shadow::{ShadowEvent, ShadowState, ShadowStatus, ShadowWorker, Thresholds};
+use vigil::console::shadow::{
+    ShadowEvent, ShadowState, ShadowStatus, ShadowWorker, Thresholds, REALERT_AFTER,
+};
 use vigil::console::state::AlertSource;
 use vigil::console::view::view;
 use vigil::model::Action;
@@ -225,6 +227,16 @@ fn contrarian_shadow_flags_a_passive_decision() {
     );
     assert_eq!(s.app.shadow.scored, 3);
     assert_eq!(s.app.shadow.unscored, 0);
+
+    // Diverging again soon after: the marker is back, the alerts pane is spared…
+    s.feed(&[fx.ev(decision("P-1", "passive", 0.7))]);
+    assert!(s.app.live.divergence.contains_key("P-1"));
+    assert_eq!(divergence_alerts(&s.app).len(), 1);
+    // … but an episode starting five simulated minutes later is news again.
+    s.feed(&[fx.ev(decision("P-1", "aggressive", 0.9))]);
+    fx.ts += REALERT_AFTER;
+    s.feed(&[fx.ev(decision("P-1", "passive", 0.7))]);
+    assert_eq!(divergence_alerts(&s.app).len(), 2);
 }
 
 #[test]

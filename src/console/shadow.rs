@@ -24,6 +24,10 @@ use crate::protocol::{ContractInfo, DecisionInfo, Severity, Ts};
 
 use super::state::{ConsoleState, Divergence};
 
+/// Simulated time after a divergence alert during which the same order
+/// raises no new one (episodes that stop and start again would flood the pane).
+pub const REALERT_AFTER: Ts = 5 * 60 * 1_000_000_000;
+
 /// Decisions waiting for the worker; beyond this new ones are skipped (and counted).
 pub const SHADOW_QUEUE: usize = 4096;
 
@@ -165,19 +169,28 @@ pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// The divergence rules for one decision. `engine_probs` and `shadow_probs`
-/// are in `Action::ALL` order; `agreement` is the order's rolling agreement
-/// rate (including this decision) and the number of decisions it covers.
+/// are in `Action::ALL` order; `engine_probs` is `None` when the engine
+/// reported no real distribution (a rule-based strategy's one-hot vector):
+/// the distance rule (b) then does not apply, since it would only restate
+/// how little the shadow likes the rule's action. `agreement` is the order's
+/// rolling agreement rate (including this decision) and the number of
+/// decisions it covers.
 pub fn judge(
     t: &Thresholds,
     engine_action: usize,
-    engine_probs: &[f64],
+    engine_probs: Option<&[f64]>,
     shadow_probs: &[f64],
     agreement: Option<(f64, usize)>,
 ) -> Judgement {
     let shadow = normalised(shadow_probs);
     let (shadow_action, shadow_confidence) = argmax(&shadow);
     let agrees = shadow_action == engine_action;
-    let tv = total_variation(engine_probs, shadow_probs);
+    let one_hot = Action::ALL.get(engine_action).map(|a| a.one_hot());
+    let tv = match (engine_probs, &one_hot) {
+        (Some(p), _) => total_variation(p, shadow_probs),
+        (None, Some(h)) => total_variation(h, shadow_probs),
+        (None, None) => 1.0,
+    };
     let mut reasons = Vec::new();
     if !agrees && shadow_confidence >= t.confidence {
         reasons.push(Reason::TopAction {
@@ -186,7 +199,7 @@ pub fn judge(
             threshold: t.confidence,
         });
     }
-    if tv >= t.tv {
+    if engine_probs.is_some() && tv >= t.tv {
         reasons.push(Reason::Distribution {
             tv,
             threshold: t.tv,
@@ -253,6 +266,8 @@ pub struct ShadowRequest {
     pub engine_model: String,
     pub engine_action: usize,
     pub engine_probs: Vec<f64>,
+    /// `engine_probs` is a model's distribution, not a rule's one-hot vector.
+    pub engine_distribution: bool,
     pub features: Vec<f64>,
 }
 
@@ -309,9 +324,11 @@ pub fn request_for(
                 .unwrap_or(0.0)
         })
         .collect();
+    let mut engine_distribution = d.model != "rule";
     if engine_probs.iter().all(|p| *p <= 0.0 || !p.is_finite()) {
         // No distribution reported: the engine was certain of its action.
         engine_probs = Action::ALL[engine_action].one_hot();
+        engine_distribution = false;
     }
     Ok(ShadowRequest {
         order_id: d.order_id.clone(),
@@ -319,6 +336,7 @@ pub fn request_for(
         engine_model: d.model.clone(),
         engine_action,
         engine_probs,
+        engine_distribution,
         features,
     })
 }
@@ -375,6 +393,8 @@ pub struct ShadowState {
     pub status: ShadowStatus,
     pub thresholds: Thresholds,
     windows: HashMap<String, AgreementWindow>,
+    /// When each order's last divergence alert was raised.
+    last_alert: HashMap<String, Ts>,
     pub scored: u64,
     /// Decisions not scored: refused by `request_for`, dropped from a full
     /// queue, or failed inference.
@@ -394,6 +414,7 @@ impl ShadowState {
             status,
             thresholds,
             windows: HashMap::new(),
+            last_alert: HashMap::new(),
             scored: 0,
             unscored: 0,
             last_problem: None,
@@ -468,7 +489,8 @@ impl ShadowState {
         let j = judge(
             &t,
             req.engine_action,
-            &req.engine_probs,
+            req.engine_distribution
+                .then_some(req.engine_probs.as_slice()),
             &shadow_probs,
             agreement,
         );
@@ -484,8 +506,14 @@ impl ShadowState {
                 .join("; ");
             let live_action = action_name(req.engine_action).to_string();
             let shadow_action = action_name(j.shadow_action).to_string();
-            if !state.divergence.contains_key(&req.order_id) {
-                // One alert per episode: the marker says it goes on.
+            // One alert per episode (the marker says it goes on), and none for
+            // an episode that starts again soon after the last alert.
+            let quiet = self
+                .last_alert
+                .get(&req.order_id)
+                .is_none_or(|at| req.ts >= at.saturating_add(REALERT_AFTER));
+            if quiet && !state.divergence.contains_key(&req.order_id) {
+                self.last_alert.insert(req.order_id.clone(), req.ts);
                 state.push_order_alert(
                     Severity::Warning,
                     "divergence",
@@ -662,7 +690,7 @@ mod tests {
         let j = judge(
             &t,
             PASSIVE,
-            &dist(PASSIVE, 0.7),
+            Some(&dist(PASSIVE, 0.7)),
             &dist(PASSIVE, 0.8),
             Some((1.0, 20)),
         );
@@ -680,7 +708,7 @@ mod tests {
         let j = judge(
             &t,
             PASSIVE,
-            &dist(PASSIVE, 0.5),
+            Some(&dist(PASSIVE, 0.5)),
             &dist(AGGRESSIVE, 0.65),
             None,
         );
@@ -698,7 +726,7 @@ mod tests {
         let j = judge(
             &t,
             PASSIVE,
-            &dist(PASSIVE, 0.5),
+            Some(&dist(PASSIVE, 0.5)),
             &dist(AGGRESSIVE, 0.4),
             None,
         );
@@ -715,13 +743,17 @@ mod tests {
         shadow[AGGRESSIVE] = 0.3;
         shadow[0] = 0.35 - 1e-9;
         shadow[2] = 1e-9;
-        let j = judge(&t, PASSIVE, &engine, &shadow, None);
+        let j = judge(&t, PASSIVE, Some(&engine), &shadow, None);
         assert!(j.agrees, "same top action");
         assert!((j.tv - 0.65).abs() < 1e-6, "tv {}", j.tv);
         assert!(matches!(
             j.reasons.as_slice(),
             [Reason::Distribution { .. }]
         ));
+        // A rule's one-hot vector is no distribution: (b) does not apply.
+        let j = judge(&t, PASSIVE, None, &shadow, None);
+        assert!((j.tv - 0.65).abs() < 1e-6, "tv {}", j.tv);
+        assert!(j.reasons.is_empty(), "{:?}", j.reasons);
     }
 
     #[test]
@@ -738,7 +770,7 @@ mod tests {
         let j = judge(
             &t,
             PASSIVE,
-            &dist(PASSIVE, 0.6),
+            Some(&dist(PASSIVE, 0.6)),
             &dist(PASSIVE, 0.6),
             w.rate(),
         );
@@ -753,7 +785,7 @@ mod tests {
         let j = judge(
             &t,
             PASSIVE,
-            &dist(PASSIVE, 0.6),
+            Some(&dist(PASSIVE, 0.6)),
             &dist(PASSIVE, 0.6),
             young.rate(),
         );
@@ -810,6 +842,16 @@ mod tests {
         assert_eq!(r.features, want);
         assert_eq!(r.engine_probs, Action::Passive.one_hot());
         assert_eq!(r.engine_action, PASSIVE);
+        assert!(r.engine_distribution, "a model's decision, even a sure one");
+        let rule = DecisionInfo {
+            model: "rule".into(),
+            ..d.clone()
+        };
+        assert!(
+            !request_for(&contract, 7, &rule)
+                .unwrap()
+                .engine_distribution
+        );
 
         let mut bad = d.clone();
         bad.action = "buy_everything".into();
