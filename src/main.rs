@@ -168,6 +168,8 @@ struct DemoArgs {
     speed: f64,
     #[command(flatten)]
     look: LookArgs,
+    #[command(flatten)]
+    shadow: vigil::console::shadow::ShadowArgs,
 }
 
 #[derive(clap::Args)]
@@ -180,6 +182,8 @@ struct ConsoleArgs {
     token: String,
     #[command(flatten)]
     look: LookArgs,
+    #[command(flatten)]
+    shadow: vigil::console::shadow::ShadowArgs,
 }
 
 #[derive(clap::Args)]
@@ -236,9 +240,11 @@ fn run() -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
         Commands::Demo(args) => rt.block_on(run_demo(args)),
-        Commands::Console(args) => rt.block_on(run_console(console_options(
-            args.url, args.token, args.look,
-        ))),
+        Commands::Console(args) => {
+            let mut opts = console_options(args.url, args.token, args.look);
+            (opts.shadow, opts.divergence) = args.shadow.resolve()?;
+            rt.block_on(run_console(opts))
+        }
         Commands::Engine(args) => rt.block_on(run_engine(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
         Commands::Replay(args) => vigil::replay::cli::replay(args),
@@ -285,7 +291,9 @@ async fn run_demo(args: DemoArgs) -> Result<()> {
     })
     .await?;
     // The console attaches through the same WebSocket path as any client.
-    let result = run_console(console_options(running.url(), token, args.look)).await;
+    let mut opts = console_options(running.url(), token, args.look);
+    (opts.shadow, opts.divergence) = args.shadow.resolve()?;
+    let result = run_console(opts).await;
     running.handle.shutdown();
     if let Some(j) = &running.journal {
         println!("session recorded to {}", j.display());

@@ -205,7 +205,10 @@ pub fn judge(
             threshold: t.tv,
         });
     }
-    if let Some((rate, over)) = agreement {
+    // The agreement rate judges a model against the shadow; a rule-based
+    // strategy following its schedule would sit below it all day, which is
+    // noise, not news (a confident disagreement, rule (a), still shows).
+    if let (Some(_), Some((rate, over))) = (engine_probs, agreement) {
         if over >= t.min_decisions.max(1) && rate < t.agreement {
             reasons.push(Reason::Agreement {
                 rate,
