@@ -38,12 +38,23 @@ pub struct ReplayArgs {
 pub type ShadowChoice = (Option<Box<dyn Shadow>>, Option<String>);
 
 pub fn load_shadow(path: Option<&PathBuf>) -> Result<ShadowChoice> {
+    use super::onnx_shadow::{OnnxShadow, DEFAULT_SHADOW};
     match path {
-        Some(p) => anyhow::bail!(
-            "--shadow {}: this build has no ONNX support (src/model/onnx.rs is not part of it)",
-            p.display()
-        ),
-        None => Ok((None, Some("no shadow model in this build".into()))),
+        // Asked for by name: failing to load it is an error.
+        Some(p) => Ok((Some(Box::new(OnnxShadow::load(p)?)), None)),
+        None => {
+            let p = std::path::Path::new(DEFAULT_SHADOW);
+            if !p.exists() {
+                return Ok((
+                    None,
+                    Some(format!("no shadow model ({DEFAULT_SHADOW} not found)")),
+                ));
+            }
+            match OnnxShadow::load(p) {
+                Ok(s) => Ok((Some(Box::new(s)), None)),
+                Err(e) => Ok((None, Some(format!("shadow model not loaded: {e:#}")))),
+            }
+        }
     }
 }
 

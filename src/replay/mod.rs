@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod keys;
+pub mod onnx_shadow;
 pub mod player;
 pub mod record;
 pub mod recording;

@@ -92,6 +92,8 @@ pub struct ShadowVerdict {
     pub index: usize,
     pub order_id: String,
     pub live_action: String,
+    /// `rule` or the live model's id.
+    pub live_model: String,
     pub shadow_action: String,
     pub shadow_confidence: f64,
     pub agrees: bool,
@@ -415,6 +417,7 @@ impl Recording {
                     index,
                     order_id: d.order_id.clone(),
                     live_action: d.action.clone(),
+                    live_model: d.model.clone(),
                     shadow_action: shadow_action.clone(),
                     shadow_confidence: conf,
                     agrees,

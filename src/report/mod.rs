@@ -531,10 +531,25 @@ pub fn episodes(rec: &Recording) -> Vec<Episode> {
 fn shadow_section(d: &mut Doc, rec: &Recording) {
     let n = rec.verdicts.len();
     let agree = rec.verdicts.iter().filter(|v| v.agrees).count();
+    let rate = |model: bool| {
+        let v: Vec<_> = rec
+            .verdicts
+            .iter()
+            .filter(|v| (v.live_model != "rule") == model)
+            .collect();
+        let a = v.iter().filter(|v| v.agrees).count();
+        format!(
+            "{} of {}",
+            pct((!v.is_empty()).then(|| a as f64 / v.len() as f64)),
+            v.len()
+        )
+    };
     d.push(Block::P(format!(
-        "Shadow `{}` re-scored {n} live decisions: agreement {}.",
+        "Shadow `{}` re-scored {n} live decisions: agreement {} overall; {} decisions made by a model, {} made by a classic rule (rules are expected to differ).",
         rec.shadow_id.as_deref().unwrap_or("?"),
-        pct((n > 0).then(|| agree as f64 / n as f64))
+        pct((n > 0).then(|| agree as f64 / n as f64)),
+        rate(true),
+        rate(false)
     )));
     let eps = episodes(rec);
     if eps.is_empty() {
