@@ -1,15 +1,19 @@
 //! The post-trade report: figures checked on a tiny session computed by hand,
 //! every chart written and non-empty, Markdown and HTML, counterfactuals on a
-//! real recorded session, truncated and foreign files.
+//! real recorded session, exact markouts against the engine's own mids,
+//! truncated and foreign files.
 
 use std::path::{Path, PathBuf};
 
-use vigil::engine::journal::{JournalHeader, JournalWriter};
-use vigil::engine::Scenario;
+use vigil::engine::journal::{Journal, JournalHeader, JournalWriter};
+use vigil::engine::{Engine, EngineOptions, Scenario};
 use vigil::protocol::Command;
 use vigil::replay::record::{record, window, Script, ScriptedCommand};
 use vigil::replay::shadow::ConstantShadow;
-use vigil::report::tca::{model_stats, order_costs, FeeSchedule, Session};
+use vigil::report::counterfactual;
+use vigil::report::tca::{
+    model_stats, order_costs, order_costs_at, side_sign, FeeSchedule, Session, MARKOUT_HORIZONS_S,
+};
 use vigil::report::{report, Format, ReportOptions};
 
 const T0: u64 = 36_000_000_000_000; // 10:00:00
@@ -152,6 +156,10 @@ fn the_report_and_every_chart_are_written() {
         assert!(text.contains("20.00"), "IS of the tiny order:\n{text}");
         assert!(text.contains("alice"));
         assert!(text.contains("cannot be re-simulated"));
+        assert!(
+            text.contains("because the session cannot be re-simulated: +1 s and +10 s markouts land up to 5 s late and are indicative only"),
+            "{text}"
+        );
         assert_eq!(done.charts.len(), 5);
         for c in &done.charts {
             let svg = std::fs::read_to_string(c).unwrap();
@@ -227,4 +235,107 @@ fn counterfactuals_reproduce_the_recorded_session_and_attribute_the_difference()
     assert!(text.contains("humans added bps") && text.contains("vwap everywhere"));
     assert!(text.contains("Shadow `constant@test` re-scored"), "{text}");
     assert!(text.contains("override P-1"));
+}
+
+/// Markouts and spread capture from the as-recorded re-run equal those
+/// computed from an engine run here, stopped at each fill's instants and asked
+/// for its mid.
+#[test]
+fn markouts_are_exact_when_the_session_is_re_simulated() {
+    const SEED: u64 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let sc = window(&Scenario::load("calm").unwrap(), "10:00:00", "10:15:00").unwrap();
+    let path = dir.path().join("calm.vigil");
+    record(&sc, Some(SEED), &Script::default(), &path).unwrap();
+    let s = Session::from_events(Journal::open(&path).unwrap().events());
+    let fees = FeeSchedule::default();
+    let cf = counterfactual::run(&sc, SEED, &s, &fees, "twap").unwrap();
+    assert!(cf.reproduced);
+    let exact = cf.exact.as_ref().expect("exact mids");
+
+    // Every instant, in time order: (instant, order, fill, 0 = just before the
+    // fill or 1 + horizon).
+    let mut instants = Vec::new();
+    for (i, o) in s.orders.iter().enumerate() {
+        assert!(o.fills.len() > 10, "{} has too few fills", o.info.order_id);
+        for (j, f) in o.fills.iter().enumerate() {
+            instants.push((f.ts - 1, i, j, 0));
+            for (h, secs) in MARKOUT_HORIZONS_S.iter().enumerate() {
+                instants.push((f.ts + secs * 1_000_000_000, i, j, h + 1));
+            }
+        }
+    }
+    instants.sort();
+    let mut engine = Engine::new(
+        &sc,
+        &EngineOptions {
+            seed: Some(SEED),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // mids[order][fill][slot]
+    let mut mids: Vec<Vec<[f64; 5]>> = s
+        .orders
+        .iter()
+        .map(|o| vec![[f64::NAN; 5]; o.fills.len()])
+        .collect();
+    for &(t, i, j, k) in &instants {
+        engine.run_until(t);
+        mids[i][j][k] = engine.mid_price(&s.orders[i].info.symbol).unwrap();
+    }
+    let mut differs = false;
+    for (i, o) in s.orders.iter().enumerate() {
+        let c = order_costs_at(&s, o, &fees, &exact.fills[i]);
+        let side = side_sign(o.info.side);
+        let filled_notional = c.arrival_notional * c.filled / c.qty;
+        let bps = |k: usize| {
+            o.fills
+                .iter()
+                .zip(&mids[i])
+                .map(|(f, m)| side * (m[k] - f.price) * f.qty)
+                .sum::<f64>()
+                / filled_notional
+                * 1e4
+        };
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(
+            near(c.spread_capture_bps().unwrap(), bps(0)),
+            "{}: spread capture {} vs {}",
+            o.info.order_id,
+            c.spread_capture_bps().unwrap(),
+            bps(0)
+        );
+        for (h, secs) in MARKOUT_HORIZONS_S.iter().enumerate() {
+            assert!(
+                near(c.markout_bps(h).unwrap(), bps(h + 1)),
+                "{} +{secs} s: {} vs {}",
+                o.info.order_id,
+                c.markout_bps(h).unwrap(),
+                bps(h + 1)
+            );
+        }
+        let summaries = order_costs(&s, o, &fees);
+        differs |= !near(summaries.markout_bps(0).unwrap(), c.markout_bps(0).unwrap());
+        // The cost decomposition stays on the summaries, as in the re-runs it is compared with.
+        assert!(near(summaries.shortfall_bps(), c.shortfall_bps()));
+    }
+    assert!(differs, "exact +1 s markouts equal the 5-second summaries'");
+
+    // The report uses them and says so.
+    let done = report(&path, &opts(dir.path().join("r"), Format::Md, true), None).unwrap();
+    let text = std::fs::read_to_string(&done.document).unwrap();
+    assert!(
+        text.contains(
+            "Spread capture and markouts use exact mids from the as-recorded re-simulation"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("indicative only"), "{text}");
+    let first = &s.orders[0];
+    let c = order_costs_at(&s, first, &fees, &exact.fills[0]);
+    assert!(
+        text.contains(&format!("{:.2}", c.markout_bps(0).unwrap())),
+        "{text}"
+    );
 }

@@ -6,11 +6,13 @@
 //! - `app`, `keys`, `view`, `run`: the console's `App` and screens in
 //!   read-only mode, transport keys, the timeline bar, the terminal loop;
 //! - `shadow`: the hook a shadow model plugs into;
-//! - `record`: scripted sessions written as journals (the sample recordings).
+//! - `record`: scripted sessions written as journals (the sample recordings),
+//!   and re-runs of a recorded session (`mids`: exact mids sampled on the way).
 
 pub mod app;
 pub mod cli;
 pub mod keys;
+pub mod mids;
 pub mod onnx_shadow;
 pub mod player;
 pub mod record;

@@ -22,6 +22,8 @@ use crate::engine::scenario::parse_clock;
 use crate::engine::{Engine, EngineOptions, Scenario};
 use crate::protocol::{encode_into, Command, Role, ServerMessage};
 
+use super::mids::MidSampler;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedCommand {
@@ -193,6 +195,16 @@ pub struct TimedCommand {
 /// `record` do); `mismatches` counts commands whose `command_applied` did
 /// not land on the recorded seq (the re-run then diverges from the journal).
 pub fn rerun(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Result<Rerun> {
+    rerun_sampling(scenario, seed, commands, &mut MidSampler::default())
+}
+
+/// `rerun`, reading on the way the mids `sampler` asks for (see `mids`).
+pub fn rerun_sampling(
+    scenario: &Scenario,
+    seed: u64,
+    commands: &[TimedCommand],
+    sampler: &mut MidSampler,
+) -> Result<Rerun> {
     let mut engine = Engine::new(
         scenario,
         &EngineOptions {
@@ -216,12 +228,16 @@ pub fn rerun(scenario: &Scenario, seed: u64, commands: &[TimedCommand]) -> Resul
             events.extend(engine.drain_events());
             next += 1;
         }
+        // Commands due by now are applied: the market as of any instant
+        // before the next event is the one the engine holds.
+        sampler.observe(&engine);
         if !engine.step() {
             events.extend(engine.drain_events());
             break;
         }
         events.extend(engine.drain_events());
     }
+    sampler.finish(&engine);
     Ok(Rerun { events, mismatches })
 }
 

@@ -1,6 +1,7 @@
 //! Counterfactuals: the recorded scenario and seed re-simulated
 //! - as recorded (the interventions applied at the sequence numbers they
-//!   took effect live): checks that the re-simulation reproduces the session;
+//!   took effect live): checks that the re-simulation reproduces the session,
+//!   and if it does, gives the exact mids around every fill (`markouts`);
 //! - without the interventions: what the model (the orders' own strategies)
 //!   would have done alone;
 //! - with a classic strategy on every order, without interventions.
@@ -11,9 +12,10 @@
 use anyhow::Result;
 
 use crate::engine::Scenario;
-use crate::replay::record::{rerun, TimedCommand};
+use crate::replay::record::{rerun, rerun_sampling, TimedCommand};
 
 use super::doc::{Block, Doc};
+use super::markouts::{self, ExactMids};
 use super::tca::{order_costs, Costs, FeeSchedule, Session};
 
 pub struct Counterfactual {
@@ -23,6 +25,9 @@ pub struct Counterfactual {
     pub classic: Vec<(String, f64)>,
     /// The as-recorded re-run reproduced every order's fills exactly.
     pub reproduced: bool,
+    /// The mids around every fill of the session, sampled during the
+    /// as-recorded re-run; only when it reproduced the session.
+    pub exact: Option<ExactMids>,
     pub notes: Vec<String>,
 }
 
@@ -55,7 +60,8 @@ pub fn run(
             command: i.command.clone(),
         })
         .collect();
-    let rec_run = rerun(scenario, seed, &commands)?;
+    let mut sampler = markouts::sampler(actual);
+    let rec_run = rerun_sampling(scenario, seed, &commands, &mut sampler)?;
     let recorded = Session::from_events(&rec_run.events);
     let alone = Session::from_events(&rerun(scenario, seed, &[])?.events);
     let mut sc = scenario.clone();
@@ -80,6 +86,11 @@ pub fn run(
         recorded: shortfalls(&recorded, fees),
         model_alone: shortfalls(&alone, fees),
         classic: shortfalls(&classic_run, fees),
+        exact: if reproduced {
+            markouts::collect(actual, &sampler)
+        } else {
+            None
+        },
         reproduced,
         notes,
     })

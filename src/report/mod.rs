@@ -6,6 +6,8 @@
 //! - `tca`: the figures, from the journal's events alone;
 //! - `counterfactual`: the same scenario and seed re-simulated (as recorded,
 //!   without the interventions, with a classic strategy);
+//! - `markouts`: exact mids around every fill, sampled during the
+//!   as-recorded re-run when it reproduces the journal;
 //! - `charts`: plotters, SVG;
 //! - `doc`: a tiny document model written as Markdown or HTML.
 
@@ -13,6 +15,7 @@ pub mod charts;
 pub mod cli;
 pub mod counterfactual;
 pub mod doc;
+pub mod markouts;
 pub mod tca;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +28,12 @@ use crate::engine::Scenario;
 use crate::replay::shadow::Shadow;
 use crate::replay::Recording;
 
+use counterfactual::Counterfactual;
 use doc::{Block, Doc};
-use tca::{model_stats, order_costs, Costs, FeeSchedule, Session, MARKOUT_HORIZONS_S};
+use markouts::ExactMids;
+use tca::{
+    model_stats, order_costs, order_costs_at, Costs, FeeSchedule, Session, MARKOUT_HORIZONS_S,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -136,6 +143,19 @@ pub fn report(
             format!("; models: {}", h.model_ids.join(", "))
         }
     )));
+    // The re-simulations come first: the as-recorded one also gives the
+    // exact mids around the fills that the cost tables use.
+    let cf: Option<Counterfactual> = match (&scenario, opts.counterfactual) {
+        (Some(sc), true) => Some(counterfactual::run(
+            sc,
+            h.seed,
+            &session,
+            &opts.fees,
+            &opts.classic,
+        )?),
+        _ => None,
+    };
+    let exact = cf.as_ref().and_then(|c| c.exact.as_ref());
     for n in &notes {
         d.push(Block::P(format!("**Warning:** {n}")));
     }
@@ -149,7 +169,7 @@ pub fn report(
             opts.fees.lit_maker * 100.0,
             opts.fees.dark * 100.0
         ),
-        "Market prices come from the journal's market summaries (every 5 s of simulated time). The mid when trading started, at each fill (spread capture) and at the order's end is the last summary at or before that moment; markouts use the first summary at or after fill time + horizon, so +1 s and +10 s markouts land up to 5 s late and are indicative only.".into(),
+        prices_note(exact, scenario.is_some(), opts.counterfactual, cf.as_ref()),
         "Interval VWAP: Σ Δvolume × last price over consecutive summaries during the order's life (our own fills included, as on a real tape). Participation = filled ÷ that volume.".into(),
         "Spread capture and markouts are in bps of filled notional; positive = good for us (bought below mid / price moved our way after the fill).".into(),
     ]));
@@ -158,7 +178,11 @@ pub fn report(
     let costs: Vec<Costs> = session
         .orders
         .iter()
-        .map(|o| order_costs(&session, o, &opts.fees))
+        .enumerate()
+        .map(|(i, o)| match exact {
+            Some(e) => order_costs_at(&session, o, &opts.fees, &e.fills[i]),
+            None => order_costs(&session, o, &opts.fees),
+        })
         .collect();
     let mut total = Costs::default();
     for c in &costs {
@@ -366,14 +390,13 @@ pub fn report(
 
     // ---- counterfactuals ---------------------------------------------------
     d.push(Block::H2("Counterfactuals".into()));
-    match (&scenario, opts.counterfactual) {
+    match (&cf, opts.counterfactual) {
         (_, false) => d.push(Block::P("Not computed (`--no-counterfactual`).".into())),
         (None, true) => d.push(Block::P(
             "The journal's header carries no readable scenario: the session cannot be re-simulated.".into(),
         )),
-        (Some(sc), true) => {
-            let cf = counterfactual::run(sc, h.seed, &session, &opts.fees, &opts.classic)?;
-            counterfactual::section(&mut d, &cf, &session, &costs, &opts.classic);
+        (Some(cf), true) => {
+            counterfactual::section(&mut d, cf, &session, &costs, &opts.classic);
             notes.extend(cf.notes.iter().cloned());
         }
     }
@@ -470,6 +493,44 @@ pub fn report(
         charts: chart_files,
         notes,
     })
+}
+
+/// Where the report's market prices come from: exact mids around the fills
+/// when the as-recorded re-run reproduced the session, the summaries (with
+/// why) otherwise.
+fn prices_note(
+    exact: Option<&ExactMids>,
+    has_scenario: bool,
+    counterfactual: bool,
+    cf: Option<&Counterfactual>,
+) -> String {
+    let summaries = "Market prices for the cost decomposition (the mid when trading started and at the order's end) and for interval VWAP come from the journal's market summaries (every 5 s of simulated time): the last summary at or before that moment.";
+    if let Some(e) = exact {
+        let past_end = match e.end {
+            Some(end) if e.past_end > 0 => format!(
+                " {} of the {} markout instants fall after the session's end ({}) and use the mid at the end.",
+                e.past_end,
+                e.instants,
+                format_ts(end)
+            ),
+            _ => String::new(),
+        };
+        return format!(
+            "{summaries} Spread capture and markouts use exact mids from the as-recorded re-simulation (which reproduces the journal's fills): the quote mid just before each fill, and at exactly fill time + 1 s, 10 s, 1 min and 5 min.{past_end}"
+        );
+    }
+    let why = if !counterfactual {
+        "the session was not re-simulated (`--no-counterfactual`)"
+    } else if !has_scenario {
+        "the session cannot be re-simulated"
+    } else if cf.is_some_and(|c| !c.reproduced) {
+        "the as-recorded re-simulation does not reproduce the journal's fills"
+    } else {
+        "the as-recorded re-simulation did not reach the session's end"
+    };
+    format!(
+        "{summaries} So do spread capture (the last summary at or before each fill) and markouts (the first summary at or after fill time + horizon), because {why}: +1 s and +10 s markouts land up to 5 s late and are indicative only."
+    )
 }
 
 fn model_row(name: &str, m: &tca::ModelStats, actions: &[String]) -> Vec<String> {

@@ -5,9 +5,13 @@
 //!   said otherwise; positive = cost, for buys and sells alike (`side` = ±1);
 //! - market prices come from the journal's `market` summaries (every 5 s of
 //!   simulated time). Prices known at a moment (the mid when trading started,
-//!   at a fill for spread capture, at the order's end) are the last summary
-//!   at or before it; markouts use the first summary at or after fill + h, so
-//!   at +1 s and +10 s they land up to 5 s late: indicative at this resolution;
+//!   at the order's end) are the last summary at or before it;
+//! - the mids around each fill (`FillMids`: just before it for spread
+//!   capture, at fill + h for markouts) are exact when the report could
+//!   re-simulate the session (`super::markouts`); otherwise they come from the
+//!   summaries too (`Session::summary_mids`): the last one at or before the
+//!   fill, and the first one at or after fill + h, so at +1 s and +10 s they
+//!   land up to 5 s late: indicative at this resolution;
 //! - interval VWAP: Σ Δvolume × last / Σ Δvolume over consecutive summaries in
 //!   the order's life (our own fills included, as on a real tape);
 //! - fees are not in the journal: `FeeSchedule` is an assumption.
@@ -46,6 +50,14 @@ impl FeeSchedule {
 }
 
 pub const MARKOUT_HORIZONS_S: [u64; 4] = [1, 10, 60, 300];
+
+/// The mids around one fill: the one prevailing just before it (spread
+/// capture) and the one at fill time + each markout horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FillMids {
+    pub before: Option<f64>,
+    pub after: [Option<f64>; 4],
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FillRec {
@@ -268,6 +280,19 @@ impl Session {
         q.get(i.wrapping_sub(1)).or(q.first()).map(|x| x.mid)
     }
 
+    /// The mids around each of `o`'s fills, from the summaries: the last one
+    /// at or before the fill, the first one at or after fill + horizon.
+    pub fn summary_mids(&self, o: &OrderData) -> Vec<FillMids> {
+        let sym = o.info.symbol.as_str();
+        o.fills
+            .iter()
+            .map(|f| FillMids {
+                before: self.mid_before(sym, f.ts),
+                after: MARKOUT_HORIZONS_S.map(|h| self.mid_at(sym, f.ts + h * 1_000_000_000)),
+            })
+            .collect()
+    }
+
     /// Market VWAP and volume between `a` and `b`, from the summaries.
     pub fn interval_vwap(&self, symbol: &str, a: Ts, b: Ts) -> Option<(f64, f64)> {
         let q = self.quotes.get(symbol)?;
@@ -434,7 +459,16 @@ impl Costs {
 /// - execution = side × Σ qᵢ (pᵢ − p₀);
 /// - opportunity = side × (p_end − p_arr) × unfilled, p_end = mid when the order ended;
 /// - fees from the schedule.
+///
+/// Spread capture and markouts use the summaries' mids around each fill.
 pub fn order_costs(s: &Session, o: &OrderData, fees: &FeeSchedule) -> Costs {
+    order_costs_at(s, o, fees, &s.summary_mids(o))
+}
+
+/// `order_costs` with the mids around each fill given (one per fill, in
+/// order), e.g. exact ones from a re-simulation.
+pub fn order_costs_at(s: &Session, o: &OrderData, fees: &FeeSchedule, mids: &[FillMids]) -> Costs {
+    assert_eq!(mids.len(), o.fills.len(), "one FillMids per fill");
     let side = side_sign(o.info.side);
     let sym = o.info.symbol.as_str();
     let arrival = o
@@ -470,18 +504,18 @@ pub fn order_costs(s: &Session, o: &OrderData, fees: &FeeSchedule) -> Costs {
         c.vwap_slippage_bps = c.avg_price.map(|p| side * (p - vwap) / vwap * 1e4);
     }
     let mut venues: BTreeMap<String, VenueStats> = BTreeMap::new();
-    for f in &o.fills {
+    for (f, m) in o.fills.iter().zip(mids) {
         match (f.kind, f.liquidity) {
             (VenueKind::Dark, _) => c.dark_qty += f.qty,
             (_, Liquidity::Maker) => c.maker_qty += f.qty,
             (_, Liquidity::Taker) => c.taker_qty += f.qty,
         }
-        if let Some(mid) = s.mid_before(sym, f.ts) {
+        if let Some(mid) = m.before {
             c.spread_capture += side * (mid - f.price) * f.qty;
         }
-        for (h, secs) in MARKOUT_HORIZONS_S.iter().enumerate() {
-            if let Some(m) = s.mid_at(sym, f.ts + secs * 1_000_000_000) {
-                c.markouts[h] += side * (m - f.price) * f.qty;
+        for (h, after) in m.after.iter().enumerate() {
+            if let Some(mid) = after {
+                c.markouts[h] += side * (mid - f.price) * f.qty;
             }
         }
         let v = venues.entry(f.venue.clone()).or_insert_with(|| VenueStats {
