@@ -1,95 +1,35 @@
 //! Capture files: line-oriented text, usually gzip-compressed.
 //!
 //! Inflating is the most expensive single step of a replay, so it runs on its
-//! own thread and hands over newline-aligned chunks of text; the consumer
-//! parses lines while the next chunk is being inflated (the two cores work
-//! side by side). The chunks are kept in an append-only log shared by every
-//! cursor, so a cursor clones cheaply and a clone reads exactly the same lines
-//! (the market, and with it the engine, stays clonable and deterministic).
+//! own thread and hands over newline-aligned chunks of text through a chunk
+//! chain (`chain`): the consumer parses lines while the next chunk is being
+//! inflated (the two cores work side by side), a cursor clones cheaply and a
+//! clone reads exactly the same lines (the market, and with it the engine,
+//! stays clonable and deterministic), and only a few chunks are in memory at
+//! a time.
 
 use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
 
+use super::chain::{chain, ChainCursor, ChainWriter, Chunk};
+
 /// Size of the chunks handed from the inflating thread to the reader.
-const CHUNK: usize = 256 * 1024;
-
-#[derive(Debug)]
-struct LogState<T> {
-    chunks: Vec<Arc<Vec<T>>>,
-    done: bool,
-    /// The compressed stream ended early or was damaged: what came before is
-    /// kept, the incomplete last line is dropped.
-    truncated: bool,
-}
-
-/// An append-only log of chunks, written by one thread, read by any number
-/// of cursors (each waits for the chunk it needs).
-#[derive(Debug)]
-pub(crate) struct ChunkLog<T> {
-    state: Mutex<LogState<T>>,
-    ready: Condvar,
-}
-
-impl<T> Default for ChunkLog<T> {
-    fn default() -> Self {
-        ChunkLog {
-            state: Mutex::new(LogState {
-                chunks: Vec::new(),
-                done: false,
-                truncated: false,
-            }),
-            ready: Condvar::new(),
-        }
-    }
-}
-
-impl<T> ChunkLog<T> {
-    pub(crate) fn push(&self, chunk: Vec<T>) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.chunks.push(Arc::new(chunk));
-        self.ready.notify_all();
-    }
-
-    pub(crate) fn finish(&self, truncated: bool) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.done = true;
-        s.truncated |= truncated;
-        self.ready.notify_all();
-    }
-
-    /// Chunk `i`, waiting for it if the inflater has not produced it yet.
-    /// None once the log is complete and shorter than `i + 1`.
-    pub(crate) fn get(&self, i: usize) -> Option<Arc<Vec<T>>> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(c) = s.chunks.get(i) {
-                return Some(c.clone());
-            }
-            if s.done {
-                return None;
-            }
-            s = self.ready.wait(s).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    pub(crate) fn truncated(&self) -> Option<bool> {
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.done.then_some(s.truncated)
-    }
-}
+const CHUNK: usize = 128 * 1024;
+/// Chunks inflated ahead of the slowest reader (about 1.5 MB).
+const AHEAD: usize = 12;
 
 /// A cursor over the lines of a capture. Cloning it gives an independent
 /// cursor at the same position over the same data.
 #[derive(Debug, Clone)]
 pub struct LineReader {
-    log: Arc<ChunkLog<u8>>,
-    next_chunk: usize,
-    chunk: Arc<Vec<u8>>,
+    cursor: ChainCursor<Vec<u8>>,
+    /// The chunk being read (None before the first) and the read position.
+    chunk: Option<Arc<Chunk<Vec<u8>>>>,
     pos: usize,
 }
 
@@ -103,47 +43,42 @@ impl LineReader {
         let n = read_full(&mut file, &mut magic).context("reading capture header")?;
         let gz = n == 2 && magic == [0x1f, 0x8b];
         let head = magic[..n].to_vec();
-        let log = Arc::new(ChunkLog::default());
-        let writer = log.clone();
+        let (writer, cursor) = chain(Some(AHEAD));
         std::thread::Builder::new()
             .name("capture-inflate".into())
             .spawn(move || {
                 let source = std::io::Cursor::new(head).chain(file);
-                let truncated = if gz {
+                if gz {
                     pump(
-                        MultiGzDecoder::new(BufReader::with_capacity(CHUNK, source)),
-                        &writer,
+                        MultiGzDecoder::new(BufReader::with_capacity(64 * 1024, source)),
+                        writer,
                     )
                 } else {
-                    pump(source, &writer)
+                    pump(source, writer)
                 };
-                writer.finish(truncated);
             })
             .context("starting the capture reader thread")?;
-        Ok(LineReader::over(log))
+        Ok(LineReader::over(cursor))
     }
 
     /// Lines from bytes already in memory (tests and fixtures).
     pub fn from_bytes(data: Vec<u8>) -> LineReader {
-        let log = Arc::new(ChunkLog::default());
-        let truncated = pump(std::io::Cursor::new(data), &log);
-        log.finish(truncated);
-        LineReader::over(log)
+        let (writer, cursor) = chain(None);
+        pump(std::io::Cursor::new(data), writer);
+        LineReader::over(cursor)
     }
 
     /// Lines of a gzip stream already in memory.
     pub fn from_gzip_bytes(data: Vec<u8>) -> LineReader {
-        let log = Arc::new(ChunkLog::default());
-        let truncated = pump(MultiGzDecoder::new(std::io::Cursor::new(data)), &log);
-        log.finish(truncated);
-        LineReader::over(log)
+        let (writer, cursor) = chain(None);
+        pump(MultiGzDecoder::new(std::io::Cursor::new(data)), writer);
+        LineReader::over(cursor)
     }
 
-    fn over(log: Arc<ChunkLog<u8>>) -> LineReader {
+    fn over(cursor: ChainCursor<Vec<u8>>) -> LineReader {
         LineReader {
-            log,
-            next_chunk: 0,
-            chunk: Arc::new(Vec::new()),
+            cursor,
+            chunk: None,
             pos: 0,
         }
     }
@@ -152,28 +87,28 @@ impl LineReader {
     /// at the end of the data.
     #[inline]
     pub fn next_line(&mut self) -> Option<&[u8]> {
-        while self.pos >= self.chunk.len() {
-            self.chunk = self.log.get(self.next_chunk)?;
-            self.next_chunk += 1;
+        loop {
+            if let Some(c) = &self.chunk {
+                if self.pos < c.len() {
+                    break;
+                }
+            }
+            self.chunk = Some(self.cursor.advance()?.clone());
             self.pos = 0;
         }
-        let rest = &self.chunk[self.pos..];
-        let len = memchr_newline(rest).unwrap_or(rest.len());
+        let chunk: &[u8] = self.chunk.as_deref().map(|c| c.as_slice())?;
+        let rest = &chunk[self.pos..];
+        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let start = self.pos;
         self.pos += len + 1;
-        Some(&self.chunk[start..start + len])
+        Some(&chunk[start..start + len])
     }
 
     /// Whether the compressed stream was cut short or damaged; None while it
     /// is still being read.
     pub fn truncated(&self) -> Option<bool> {
-        self.log.truncated()
+        self.cursor.truncated()
     }
-}
-
-#[inline]
-fn memchr_newline(s: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', s)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -189,33 +124,56 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Move everything from `r` into the log in newline-aligned chunks. Returns
-/// true when the input ended in an error (truncated or corrupt compression):
-/// the text before the error is kept, up to its last complete line.
-fn pump(mut r: impl Read, log: &ChunkLog<u8>) -> bool {
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
-    let mut tmp = vec![0u8; CHUNK / 2];
+/// Move everything from `r` into the chain in newline-aligned chunks, read
+/// straight into reused buffers. Stops early when no reader is left. The
+/// input ending in an error (truncated or corrupt compression) marks the
+/// chain truncated: the text before the error is kept, up to its last
+/// complete line.
+fn pump(mut r: impl Read, mut out: ChainWriter<Vec<u8>>) {
+    // Buffers are kept at their full length (zeroed once, when new), so a
+    // reused buffer is read into without clearing it again.
+    let take_buffer = |out: &ChainWriter<Vec<u8>>| {
+        let mut b = out.reuse().unwrap_or_default();
+        if b.len() < CHUNK {
+            b.resize(CHUNK, 0);
+        }
+        b
+    };
+    let mut buf = take_buffer(&out);
+    let mut filled = 0;
     let mut failed = false;
     loop {
-        match r.read(&mut tmp) {
+        match r.read(&mut buf[filled..]) {
             Ok(0) => break,
-            Ok(k) => buf.extend_from_slice(&tmp[..k]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => {
                 failed = true;
                 break;
             }
         }
-        if buf.len() >= CHUNK {
-            if let Some(nl) = memchr::memrchr(b'\n', &buf) {
-                let rest = buf[nl + 1..].to_vec();
-                buf.truncate(nl + 1);
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK * 2));
-                log.push(full);
-                buf.extend_from_slice(&rest);
-            }
+        if filled < buf.len() {
+            continue;
         }
+        // Full: hand over the complete lines, carry the partial one over.
+        let Some(nl) = memchr::memrchr(b'\n', &buf) else {
+            // A line longer than the buffer: make room for it.
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        };
+        let carry = filled - (nl + 1);
+        let mut next = take_buffer(&out);
+        if next.len() < carry * 2 {
+            next.resize(carry * 2, 0);
+        }
+        next[..carry].copy_from_slice(&buf[nl + 1..filled]);
+        buf.truncate(nl + 1);
+        if !out.push(std::mem::replace(&mut buf, next)) {
+            return;
+        }
+        filled = carry;
     }
+    buf.truncate(filled);
     if failed {
         // The last line is incomplete: a half line must not be parsed as a message.
         match memchr::memrchr(b'\n', &buf) {
@@ -223,10 +181,10 @@ fn pump(mut r: impl Read, log: &ChunkLog<u8>) -> bool {
             None => buf.clear(),
         }
     }
-    if !buf.is_empty() {
-        log.push(buf);
+    if !buf.is_empty() && !out.push(buf) {
+        return;
     }
-    failed
+    out.finish(failed);
 }
 
 #[cfg(test)]

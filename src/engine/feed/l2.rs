@@ -2,15 +2,14 @@
 //! also reported as a `LevelChange`, so a consumer mirroring the book (the
 //! replayed venue) stays identical to it.
 
-use std::collections::BTreeMap;
-
 use super::LevelChange;
+use crate::engine::market::ladder::PriceLadder;
 use crate::engine::market::{BookSide, Px, Qty};
 
 #[derive(Debug, Clone, Default)]
 pub struct L2Book {
-    bids: BTreeMap<Px, Qty>,
-    asks: BTreeMap<Px, Qty>,
+    bids: PriceLadder<Qty>,
+    asks: PriceLadder<Qty>,
     last_id: u64,
     snapshot_seen: bool,
     /// Updates were lost since the last snapshot.
@@ -38,16 +37,16 @@ impl L2Book {
 
     pub fn best(&self, side: BookSide) -> Option<(Px, Qty)> {
         match side {
-            BookSide::Bid => self.bids.last_key_value().map(|(p, q)| (*p, *q)),
-            BookSide::Ask => self.asks.first_key_value().map(|(p, q)| (*p, *q)),
+            BookSide::Bid => self.bids.last().map(|(p, q)| (p, *q)),
+            BookSide::Ask => self.asks.first().map(|(p, q)| (p, *q)),
         }
     }
 
     /// Levels of a side, best first.
     pub fn levels(&self, side: BookSide) -> Box<dyn Iterator<Item = (Px, Qty)> + '_> {
         match side {
-            BookSide::Bid => Box::new(self.bids.iter().rev().map(|(p, q)| (*p, *q))),
-            BookSide::Ask => Box::new(self.asks.iter().map(|(p, q)| (*p, *q))),
+            BookSide::Bid => Box::new(self.bids.iter().rev().map(|(p, q)| (p, *q))),
+            BookSide::Ask => Box::new(self.asks.iter().map(|(p, q)| (p, *q))),
         }
     }
 
@@ -68,7 +67,7 @@ impl L2Book {
             if book.insert(price, qty) == Some(qty) {
                 return;
             }
-        } else if book.remove(&price).is_none() {
+        } else if book.remove(price).is_none() {
             return;
         }
         changes.push(LevelChange { side, price, qty });

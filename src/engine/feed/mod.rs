@@ -12,7 +12,9 @@
 
 pub mod binance;
 pub mod capture;
+mod chain;
 pub mod decimal;
+mod decoded;
 pub mod l2;
 pub mod session;
 
@@ -22,9 +24,8 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use std::sync::Arc;
-
-use self::capture::{ChunkLog, LineReader};
+use self::capture::LineReader;
+use self::decoded::{DecodedReader, Msg};
 use self::l2::L2Book;
 use super::market::{BookSide, Px, Qty};
 
@@ -349,7 +350,6 @@ pub struct FeedHandler<D: VenueDecoder> {
     messages: DecodedReader,
     opts: HandlerOptions,
     book: L2Book,
-    raw: RawMessage,
     stats: FeedStats,
     last_trade_id: Option<u64>,
     last_bbo_id: u64,
@@ -413,7 +413,6 @@ impl<D: VenueDecoder> FeedHandler<D> {
             messages,
             opts,
             book: L2Book::default(),
-            raw: RawMessage::default(),
             stats: FeedStats::default(),
             last_trade_id: None,
             last_bbo_id: 0,
@@ -457,29 +456,24 @@ impl<D: VenueDecoder> FeedHandler<D> {
         }
     }
 
-    fn count_off_grid(&mut self) {
-        let n = self.raw.off_grid;
-        if n > 0 {
-            self.stats.count(DataIssue::OffGrid, n as u64);
+    /// Turn a decoded message into validated events; None when it is dropped.
+    fn process(&mut self, m: &Msg<'_>) -> Option<MarketEvent> {
+        if m.off_grid > 0 {
+            self.stats.count(DataIssue::OffGrid, m.off_grid as u64);
         }
-    }
-
-    /// Turn the decoded message into validated events; None when it is dropped.
-    fn process(&mut self) -> Option<MarketEvent> {
-        match self.raw.kind {
+        match m.kind {
             RawKind::Unknown => {
                 self.stats.count(DataIssue::UnknownStream, 1);
                 None
             }
-            RawKind::Trade => self.on_trade(),
-            RawKind::TopOfBook => self.on_top_of_book(),
-            RawKind::Snapshot => self.on_snapshot(),
-            RawKind::Depth => self.on_depth(),
+            RawKind::Trade => self.on_trade(m),
+            RawKind::TopOfBook => self.on_top_of_book(m),
+            RawKind::Snapshot => self.on_snapshot(m),
+            RawKind::Depth => self.on_depth(m),
         }
     }
 
-    fn on_trade(&mut self) -> Option<MarketEvent> {
-        let raw = &self.raw;
+    fn on_trade(&mut self, raw: &Msg<'_>) -> Option<MarketEvent> {
         if self.last_trade_id.is_some_and(|t| raw.last_id <= t) {
             self.stats.count(DataIssue::OutOfOrder, 1);
             return None;
@@ -502,8 +496,8 @@ impl<D: VenueDecoder> FeedHandler<D> {
         })
     }
 
-    fn on_top_of_book(&mut self) -> Option<MarketEvent> {
-        let (id, bid, ask) = (self.raw.last_id, self.raw.bid, self.raw.ask);
+    fn on_top_of_book(&mut self, m: &Msg<'_>) -> Option<MarketEvent> {
+        let (id, bid, ask) = (m.last_id, m.bid, m.ask);
         if id < self.last_bbo_id {
             self.stats.count(DataIssue::OutOfOrder, 1);
             return None;
@@ -536,12 +530,11 @@ impl<D: VenueDecoder> FeedHandler<D> {
         })
     }
 
-    fn on_snapshot(&mut self) -> Option<MarketEvent> {
+    fn on_snapshot(&mut self, m: &Msg<'_>) -> Option<MarketEvent> {
         self.stats.snapshots += 1;
-        let last = self.raw.last_id;
-        let mut changes = Vec::with_capacity(self.raw.bids.len() + self.raw.asks.len());
-        self.book
-            .reset(last, &self.raw.bids, &self.raw.asks, &mut changes);
+        let last = m.last_id;
+        let mut changes = Vec::with_capacity(m.bids.len() + m.asks.len());
+        self.book.reset(last, m.bids, m.asks, &mut changes);
         // Updates received before the snapshot but newer than it carry the
         // book forward again (the venue's documented resync procedure).
         let mut carried = 0;
@@ -568,8 +561,8 @@ impl<D: VenueDecoder> FeedHandler<D> {
         })
     }
 
-    fn on_depth(&mut self) -> Option<MarketEvent> {
-        let (first, last) = (self.raw.first_id, self.raw.last_id);
+    fn on_depth(&mut self, m: &Msg<'_>) -> Option<MarketEvent> {
+        let (first, last) = (m.first_id, m.last_id);
         let book_last = self.book.last_id();
         if book_last != 0 && last <= book_last {
             if self.after_snapshot {
@@ -589,10 +582,9 @@ impl<D: VenueDecoder> FeedHandler<D> {
             self.book.mark_gap();
         }
         self.stats.depth_updates += 1;
-        let mut changes = Vec::with_capacity(self.raw.bids.len() + self.raw.asks.len());
-        self.book
-            .apply(last, &self.raw.bids, &self.raw.asks, &mut changes);
-        if self.book.uncross(&self.raw.bids, &mut changes) > 0 {
+        let mut changes = Vec::with_capacity(m.bids.len() + m.asks.len());
+        self.book.apply(last, m.bids, m.asks, &mut changes);
+        if self.book.uncross(m.bids, &mut changes) > 0 {
             self.stats.count(DataIssue::Crossed, 1);
         }
         if !self.book.snapshot_seen() {
@@ -600,12 +592,8 @@ impl<D: VenueDecoder> FeedHandler<D> {
             if self.recent_depth.len() >= REPLAY_BUFFER {
                 self.recent_depth.pop_front();
             }
-            self.recent_depth.push_back((
-                first,
-                last,
-                self.raw.bids.clone(),
-                self.raw.asks.clone(),
-            ));
+            self.recent_depth
+                .push_back((first, last, m.bids.to_vec(), m.asks.to_vec()));
         }
         self.reconcile(last);
         Some(MarketEvent::Book {
@@ -638,17 +626,13 @@ impl<D: VenueDecoder> FeedSource for FeedHandler<D> {
                 return None;
             };
             self.stats.lines += 1;
-            match &chunk[i] {
-                None => {
-                    self.stats.count(DataIssue::Corrupt, 1);
-                    continue;
-                }
-                Some(m) => copy_raw(&mut self.raw, m),
-            }
-            self.count_off_grid();
-            if let Some(event) = self.process() {
+            let Some(m) = chunk.message(i) else {
+                self.stats.count(DataIssue::Corrupt, 1);
+                continue;
+            };
+            if let Some(event) = self.process(&m) {
                 return Some(Timed {
-                    recv_ns: self.raw.recv_ns,
+                    recv_ns: m.recv_ns,
                     event,
                 });
             }
@@ -661,100 +645,6 @@ impl<D: VenueDecoder> FeedSource for FeedHandler<D> {
 
     fn boxed_clone(&self) -> Box<dyn FeedSource> {
         Box::new(self.clone())
-    }
-}
-
-/// Copy a decoded message into the handler's working message, reusing its buffers.
-fn copy_raw(dst: &mut RawMessage, src: &RawMessage) {
-    dst.kind = src.kind;
-    dst.recv_ns = src.recv_ns;
-    dst.first_id = src.first_id;
-    dst.last_id = src.last_id;
-    dst.bids.clear();
-    dst.bids.extend_from_slice(&src.bids);
-    dst.asks.clear();
-    dst.asks.extend_from_slice(&src.asks);
-    dst.bid = src.bid;
-    dst.ask = src.ask;
-    dst.price = src.price;
-    dst.qty = src.qty;
-    dst.aggressor_sold = src.aggressor_sold;
-    dst.off_grid = src.off_grid;
-}
-
-/// One line as the decoder left it (None: not a valid message).
-type Decoded = Option<RawMessage>;
-
-/// Messages per chunk handed from the decoding thread.
-const DECODED_CHUNK: usize = 1024;
-
-/// Decoded messages of a capture, produced by a thread of their own so that
-/// inflating, decoding and the engine run side by side. Clones read the same
-/// messages from the same position, like `LineReader`.
-#[derive(Debug, Clone)]
-struct DecodedReader {
-    log: Arc<ChunkLog<Decoded>>,
-    next_chunk: usize,
-    chunk: Arc<Vec<Decoded>>,
-    pos: usize,
-}
-
-impl DecodedReader {
-    fn spawn<D: VenueDecoder>(
-        mut lines: LineReader,
-        mut decoder: D,
-        inst: Instrument,
-    ) -> Result<Self> {
-        let log: Arc<ChunkLog<Decoded>> = Arc::new(ChunkLog::default());
-        let writer = log.clone();
-        std::thread::Builder::new()
-            .name("capture-decode".into())
-            .spawn(move || {
-                let mut chunk = Vec::with_capacity(DECODED_CHUNK);
-                let mut raw = RawMessage::default();
-                while let Some(line) = lines.next_line() {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.is_empty() {
-                        continue;
-                    }
-                    raw.off_grid = 0;
-                    chunk.push(match decoder.decode(line, &inst, &mut raw) {
-                        Ok(()) => Some(raw.clone()),
-                        Err(Malformed) => None,
-                    });
-                    if chunk.len() == DECODED_CHUNK {
-                        writer.push(std::mem::replace(
-                            &mut chunk,
-                            Vec::with_capacity(DECODED_CHUNK),
-                        ));
-                    }
-                }
-                if !chunk.is_empty() {
-                    writer.push(chunk);
-                }
-                writer.finish(lines.truncated() == Some(true));
-            })?;
-        Ok(DecodedReader {
-            log,
-            next_chunk: 0,
-            chunk: Arc::new(Vec::new()),
-            pos: 0,
-        })
-    }
-
-    /// The chunk holding the next message and its index in it.
-    fn next(&mut self) -> Option<(Arc<Vec<Decoded>>, usize)> {
-        while self.pos >= self.chunk.len() {
-            self.chunk = self.log.get(self.next_chunk)?;
-            self.next_chunk += 1;
-            self.pos = 0;
-        }
-        self.pos += 1;
-        Some((self.chunk.clone(), self.pos - 1))
-    }
-
-    fn truncated(&self) -> Option<bool> {
-        self.log.truncated()
     }
 }
 

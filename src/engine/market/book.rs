@@ -3,7 +3,10 @@
 //! Our child orders sit in the same queues as background orders and earn
 //! their place in line like anyone else.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+use std::ops::Bound;
+
+use super::ladder::PriceLadder;
 
 /// Price in ticks.
 pub type Px = i64;
@@ -55,8 +58,8 @@ pub struct Match {
 
 #[derive(Debug, Clone, Default)]
 pub struct OrderBook {
-    bids: BTreeMap<Px, Level>,
-    asks: BTreeMap<Px, Level>,
+    bids: PriceLadder<Level>,
+    asks: PriceLadder<Level>,
     /// Number of resting background orders (drives the cancel rate).
     background_orders: usize,
     /// Emptied level queues kept for reuse: a replayed book creates and
@@ -69,14 +72,14 @@ impl OrderBook {
         Self::default()
     }
 
-    fn side(&self, side: BookSide) -> &BTreeMap<Px, Level> {
+    fn side(&self, side: BookSide) -> &PriceLadder<Level> {
         match side {
             BookSide::Bid => &self.bids,
             BookSide::Ask => &self.asks,
         }
     }
 
-    fn side_mut(&mut self, side: BookSide) -> &mut BTreeMap<Px, Level> {
+    fn side_mut(&mut self, side: BookSide) -> &mut PriceLadder<Level> {
         match side {
             BookSide::Bid => &mut self.bids,
             BookSide::Ask => &mut self.asks,
@@ -84,11 +87,11 @@ impl OrderBook {
     }
 
     pub fn best_bid(&self) -> Option<(Px, Qty)> {
-        self.bids.last_key_value().map(|(p, l)| (*p, l.total))
+        self.bids.last().map(|(p, l)| (p, l.total))
     }
 
     pub fn best_ask(&self) -> Option<(Px, Qty)> {
-        self.asks.first_key_value().map(|(p, l)| (*p, l.total))
+        self.asks.first().map(|(p, l)| (p, l.total))
     }
 
     pub fn best(&self, side: BookSide) -> Option<(Px, Qty)> {
@@ -109,16 +112,22 @@ impl OrderBook {
     /// Total quantity over the first `levels` price levels of a side.
     pub fn depth(&self, side: BookSide, levels: usize) -> Qty {
         match side {
-            BookSide::Bid => self.bids.values().rev().take(levels).map(|l| l.total).sum(),
-            BookSide::Ask => self.asks.values().take(levels).map(|l| l.total).sum(),
+            BookSide::Bid => self
+                .bids
+                .iter()
+                .rev()
+                .take(levels)
+                .map(|(_, l)| l.total)
+                .sum(),
+            BookSide::Ask => self.asks.iter().take(levels).map(|(_, l)| l.total).sum(),
         }
     }
 
     /// Price levels of a side, best first, as (price, total quantity).
     pub fn levels(&self, side: BookSide) -> Box<dyn Iterator<Item = (Px, Qty)> + '_> {
         match side {
-            BookSide::Bid => Box::new(self.bids.iter().rev().map(|(p, l)| (*p, l.total))),
-            BookSide::Ask => Box::new(self.asks.iter().map(|(p, l)| (*p, l.total))),
+            BookSide::Bid => Box::new(self.bids.iter().rev().map(|(p, l)| (p, l.total))),
+            BookSide::Ask => Box::new(self.asks.iter().map(|(p, l)| (p, l.total))),
         }
     }
 
@@ -128,7 +137,9 @@ impl OrderBook {
         if owner == Owner::Background {
             self.background_orders += 1;
         }
-        let level = self.side_mut(side).entry(price).or_default();
+        let level = self
+            .side_mut(side)
+            .get_or_insert_with(price, Level::default);
         level.orders.push_back(Resting { qty, owner });
         level.total += qty;
     }
@@ -147,12 +158,11 @@ impl OrderBook {
         let mut removed_background = 0usize;
         let book = self.side_mut(aggressor.opposite());
         while left > 0 {
-            let entry = match aggressor {
-                BookSide::Bid => book.first_entry(),
-                BookSide::Ask => book.last_entry(),
+            let best = match aggressor {
+                BookSide::Bid => book.first_mut(),
+                BookSide::Ask => book.last_mut(),
             };
-            let Some(mut entry) = entry else { break };
-            let price = *entry.key();
+            let Some((price, level)) = best else { break };
             let crosses = match (aggressor, limit) {
                 (_, None) => true,
                 (BookSide::Bid, Some(l)) => price <= l,
@@ -161,7 +171,6 @@ impl OrderBook {
             if !crosses {
                 break;
             }
-            let level = entry.get_mut();
             while left > 0 {
                 let Some(front) = level.orders.front_mut() else {
                     break;
@@ -183,7 +192,7 @@ impl OrderBook {
                 }
             }
             if level.orders.is_empty() {
-                entry.remove();
+                book.remove(price);
             }
         }
         self.background_orders -= removed_background;
@@ -193,7 +202,7 @@ impl OrderBook {
     /// Remove one of our orders. Returns the quantity that was still resting.
     pub fn cancel_ours(&mut self, side: BookSide, price: Px, child: u64) -> Option<Qty> {
         let book = self.side_mut(side);
-        let level = book.get_mut(&price)?;
+        let level = book.get_mut(price)?;
         let pos = level
             .orders
             .iter()
@@ -201,14 +210,14 @@ impl OrderBook {
         let r = level.orders.remove(pos)?;
         level.total -= r.qty;
         if level.orders.is_empty() {
-            book.remove(&price);
+            book.remove(price);
         }
         Some(r.qty)
     }
 
     /// Quantity queued ahead of our child order at its level (its queue position).
     pub fn queue_ahead(&self, side: BookSide, price: Px, child: u64) -> Option<Qty> {
-        let level = self.side(side).get(&price)?;
+        let level = self.side(side).get(price)?;
         let mut ahead = 0;
         for r in &level.orders {
             if r.owner == Owner::Ours(child) {
@@ -237,11 +246,11 @@ impl OrderBook {
         }
         let k = ((level_pick * n as f64) as usize).min(n - 1);
         let price = match side {
-            BookSide::Bid => book.keys().rev().nth(k).copied(),
-            BookSide::Ask => book.keys().nth(k).copied(),
+            BookSide::Bid => book.iter().rev().nth(k).map(|(p, _)| p),
+            BookSide::Ask => book.iter().nth(k).map(|(p, _)| p),
         };
         let Some(price) = price else { return 0 };
-        let Some(level) = book.get_mut(&price) else {
+        let Some(level) = book.get_mut(price) else {
             return 0;
         };
         let len = level.orders.len();
@@ -255,7 +264,7 @@ impl OrderBook {
         let removed = level.orders.remove(i).map(|r| r.qty).unwrap_or(0);
         level.total -= removed;
         if level.orders.is_empty() {
-            book.remove(&price);
+            book.remove(price);
         }
         self.background_orders -= 1;
         removed
@@ -281,7 +290,7 @@ impl OrderBook {
     /// that were resting, so the caller can report them cancelled.
     pub fn clear(&mut self) -> Vec<(u64, Qty)> {
         let mut ours = Vec::new();
-        for level in self.bids.values().chain(self.asks.values()) {
+        for (_, level) in self.bids.iter().chain(self.asks.iter()) {
             for r in &level.orders {
                 if let Owner::Ours(id) = r.owner {
                     ours.push((id, r.qty));
@@ -305,35 +314,29 @@ impl OrderBook {
 impl OrderBook {
     /// Set the background (non-ours) quantity at a level to `qty`.
     pub fn set_background(&mut self, side: BookSide, price: Px, qty: Qty) {
-        use std::collections::btree_map::Entry;
         let book = match side {
             BookSide::Bid => &mut self.bids,
             BookSide::Ask => &mut self.asks,
         };
-        // One search per update: this runs for every level of every update.
-        let mut entry = match book.entry(price) {
-            Entry::Vacant(v) => {
-                if qty > 0 {
-                    let mut orders = self.spare.pop().unwrap_or_default();
-                    orders.push_back(Resting {
-                        qty,
-                        owner: Owner::Background,
-                    });
-                    v.insert(Level { orders, total: qty });
-                    self.background_orders += 1;
-                }
-                return;
+        let Some(level) = book.get_mut(price) else {
+            if qty > 0 {
+                let mut orders = self.spare.pop().unwrap_or_default();
+                orders.push_back(Resting {
+                    qty,
+                    owner: Owner::Background,
+                });
+                book.insert(price, Level { orders, total: qty });
+                self.background_orders += 1;
             }
-            Entry::Occupied(o) => o,
+            return;
         };
-        let level = entry.get_mut();
         // Fast path: a level of one background block (no order of ours).
         if level.orders.len() == 1 && level.orders[0].owner == Owner::Background {
             if qty > 0 {
                 level.orders[0].qty = qty;
                 level.total = qty;
             } else {
-                let mut l = entry.remove();
+                let mut l = book.remove(price).expect("level just found");
                 if self.spare.len() < 1024 {
                     l.orders.clear();
                     self.spare.push(l.orders);
@@ -380,7 +383,7 @@ impl OrderBook {
                 }
             }
             if level.orders.is_empty() {
-                entry.remove();
+                book.remove(price);
             }
         }
     }
@@ -392,9 +395,11 @@ impl OrderBook {
         for (side, (touch, qty)) in [(BookSide::Bid, bid), (BookSide::Ask, ask)] {
             let book = self.side(side);
             let through: Vec<Px> = match side {
-                BookSide::Bid => book.range(touch + 1..).map(|(p, _)| *p).collect(),
-                BookSide::Ask => book.range(..touch).map(|(p, _)| *p).collect(),
-            };
+                BookSide::Bid => book.range((Bound::Excluded(touch), Bound::Unbounded)),
+                BookSide::Ask => book.range((Bound::Unbounded, Bound::Excluded(touch))),
+            }
+            .map(|(p, _)| p)
+            .collect();
             for p in through {
                 self.set_background(side, p, 0);
             }
@@ -432,19 +437,14 @@ impl OrderBook {
             BookSide::Ask => &mut self.asks,
         };
         let through: Vec<Px> = match passive {
-            BookSide::Bid => book
-                .range(price + 1..)
-                .filter(|(_, l)| l.orders.iter().any(|r| r.owner != Owner::Background))
-                .map(|(p, _)| *p)
-                .collect(),
-            BookSide::Ask => book
-                .range(..price)
-                .filter(|(_, l)| l.orders.iter().any(|r| r.owner != Owner::Background))
-                .map(|(p, _)| *p)
-                .collect(),
-        };
+            BookSide::Bid => book.range((Bound::Excluded(price), Bound::Unbounded)),
+            BookSide::Ask => book.range((Bound::Unbounded, Bound::Excluded(price))),
+        }
+        .filter(|(_, l)| l.orders.iter().any(|r| r.owner != Owner::Background))
+        .map(|(p, _)| p)
+        .collect();
         for p in through {
-            let Some(level) = book.get_mut(&p) else {
+            let Some(level) = book.get_mut(p) else {
                 continue;
             };
             level.orders.retain(|r| {
@@ -460,10 +460,10 @@ impl OrderBook {
             });
             level.total = level.orders.iter().map(|r| r.qty).sum();
             if level.orders.is_empty() {
-                book.remove(&p);
+                book.remove(p);
             }
         }
-        let Some(level) = book.get_mut(&price) else {
+        let Some(level) = book.get_mut(price) else {
             return;
         };
         let mut left = qty;
@@ -491,26 +491,24 @@ impl OrderBook {
             }
         }
         if level.orders.is_empty() {
-            book.remove(&price);
+            book.remove(price);
         }
         self.background_orders -= removed_background;
     }
 }
 
-fn prune_side(book: &mut BTreeMap<Px, Level>, far: impl Fn(Px) -> bool) -> usize {
-    let far_prices: Vec<Px> = book.keys().copied().filter(|p| far(*p)).collect();
+fn prune_side(book: &mut PriceLadder<Level>, far: impl Fn(Px) -> bool) -> usize {
     let mut removed = 0;
-    for p in far_prices {
-        if let Some(level) = book.get_mut(&p) {
-            let before = level.orders.len();
-            level.orders.retain(|r| r.owner != Owner::Background);
-            removed += before - level.orders.len();
-            level.total = level.orders.iter().map(|r| r.qty).sum();
-            if level.orders.is_empty() {
-                book.remove(&p);
-            }
+    book.retain(|p, level| {
+        if !far(p) {
+            return true;
         }
-    }
+        let before = level.orders.len();
+        level.orders.retain(|r| r.owner != Owner::Background);
+        removed += before - level.orders.len();
+        level.total = level.orders.iter().map(|r| r.qty).sum();
+        !level.orders.is_empty()
+    });
     removed
 }
 

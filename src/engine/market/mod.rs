@@ -16,6 +16,7 @@
 pub mod book;
 pub mod dark;
 pub mod impact;
+pub mod ladder;
 pub mod regime;
 pub mod replay;
 pub mod stats;
