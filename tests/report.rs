@@ -1,13 +1,14 @@
 //! The post-trade report: figures checked on a tiny session computed by hand,
 //! every chart written and non-empty, Markdown and HTML, counterfactuals on a
-//! real recorded session, exact markouts against the engine's own mids,
-//! truncated and foreign files.
+//! real recorded session, exact markouts against the engine's own mids, the
+//! models named in the journal's header, truncated and foreign files.
 
 use std::path::{Path, PathBuf};
 
 use vigil::engine::journal::{Journal, JournalHeader, JournalWriter};
 use vigil::engine::{Engine, EngineOptions, Scenario};
-use vigil::protocol::Command;
+use vigil::model::onnx::PolicyModel;
+use vigil::protocol::{Command, Event};
 use vigil::replay::record::{record, window, Script, ScriptedCommand};
 use vigil::replay::shadow::ConstantShadow;
 use vigil::report::counterfactual;
@@ -338,4 +339,54 @@ fn markouts_are_exact_when_the_session_is_re_simulated() {
         text.contains(&format!("{:.2}", c.markout_bps(0).unwrap())),
         "{text}"
     );
+}
+
+/// The header names each model that serves decisions once (the default
+/// scenario's two adaptive orders share the policy), the decisions carry the
+/// same id, the report shows it; a rules-only session names none.
+#[test]
+fn the_journal_names_the_models_serving_decisions_and_the_report_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = vigil::model::default_model_path("policy.onnx");
+    let policy = PolicyModel::load(&policy_path).unwrap();
+    assert!(policy.id.starts_with("policy@"), "{}", policy.id);
+
+    let s = window(&Scenario::load("default").unwrap(), "10:30:00", "10:40:00").unwrap();
+    assert_eq!(
+        s.orders.iter().filter(|o| o.strategy == "adaptive").count(),
+        2
+    );
+    let path = dir.path().join("default.vigil");
+    record(&s, Some(5), &Script::default(), &path).unwrap();
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(j.header.model_ids, vec![policy.id.clone()]);
+    assert!(j
+        .events()
+        .any(|e| matches!(&e.event, Event::Decision(d) if d.model == policy.id)));
+    let done = report(&path, &opts(dir.path().join("r"), Format::Md, false), None).unwrap();
+    let text = std::fs::read_to_string(&done.document).unwrap();
+    assert!(
+        text.contains(&format!("; models: {}.", policy.id)),
+        "{text}"
+    );
+
+    let calm = window(&Scenario::load("calm").unwrap(), "10:00:00", "10:05:00").unwrap();
+    let path = dir.path().join("calm.vigil");
+    record(&calm, Some(5), &Script::default(), &path).unwrap();
+    assert!(Journal::open(&path).unwrap().header.model_ids.is_empty());
+    let done = report(&path, &opts(dir.path().join("r2"), Format::Md, false), None).unwrap();
+    let text = std::fs::read_to_string(&done.document).unwrap();
+    assert!(!text.contains("models:"), "{text}");
+
+    // A policy loaded on purpose serves any order later created or switched
+    // to `adaptive`: it is named even before one is.
+    let engine = Engine::new(
+        &calm,
+        &EngineOptions {
+            policy_path: Some(policy_path),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(engine.model_ids(), vec![policy.id]);
 }

@@ -303,6 +303,26 @@ impl Engine {
         Some(s.mid_ticks() * s.spec.tick_size)
     }
 
+    /// Ids of the models that serve decisions, each once: those behind the
+    /// orders' strategies (and strategy overrides), then the loaded policy,
+    /// which any order created or switched to `adaptive` later would use.
+    pub fn model_ids(&self) -> Vec<String> {
+        let strategies = self.orders.iter().flat_map(|o| {
+            let substitute = o.override_.as_ref().and_then(|v| v.strategy.as_ref());
+            std::iter::once(&o.strategy).chain(substitute)
+        });
+        let mut ids: Vec<String> = Vec::new();
+        for id in strategies
+            .filter_map(|s| s.model_id())
+            .chain(self.policy.as_ref().map(|p| p.id.as_str()))
+        {
+            if !ids.iter().any(|x| x == id) {
+                ids.push(id.to_string());
+            }
+        }
+        ids
+    }
+
     /// The session as clients see it, at `seq()`.
     pub fn view(&self) -> &SessionView {
         &self.view

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::{Engine, Scenario};
 use crate::protocol::{EventEnvelope, SessionView};
 
 pub const MAGIC: &str = "VIGIL-JOURNAL 1";
@@ -32,10 +33,29 @@ pub struct JournalHeader {
     pub session_id: String,
     pub scenario: String,
     pub seed: u64,
-    /// Models serving decisions (`name@hash`), empty when only rules ran.
+    /// Models serving the engine's decisions (`name@hash`, `Engine::model_ids`),
+    /// empty when only rules decide.
     pub model_ids: Vec<String>,
     /// The scenario's TOML text, so a session can be re-simulated from its journal.
     pub scenario_toml: String,
+}
+
+impl JournalHeader {
+    /// The header for `engine`, about to run `scenario` (the same for a live
+    /// engine and a scripted recording, so their journals agree).
+    pub fn for_engine(engine: &Engine, scenario: &Scenario) -> Result<JournalHeader> {
+        let view = engine.view();
+        Ok(JournalHeader {
+            format: 1,
+            engine_version: env!("CARGO_PKG_VERSION").into(),
+            engine_id: view.engine_id.clone(),
+            session_id: view.session_id.clone(),
+            scenario: view.scenario.clone(),
+            seed: view.seed,
+            model_ids: engine.model_ids(),
+            scenario_toml: toml::to_string(scenario).context("serialising the scenario")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,18 +55,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningEngine> {
 pub async fn start_engine(engine: Engine, opts: ServeOptions) -> Result<RunningEngine> {
     let journal = match &opts.record {
         Some(dir) => {
-            let view = engine.view();
-            let header = JournalHeader {
-                format: 1,
-                engine_version: env!("CARGO_PKG_VERSION").into(),
-                engine_id: view.engine_id.clone(),
-                session_id: view.session_id.clone(),
-                scenario: view.scenario.clone(),
-                seed: view.seed,
-                model_ids: Vec::new(),
-                scenario_toml: toml::to_string(&opts.scenario)
-                    .context("serialising the scenario")?,
-            };
+            let header = JournalHeader::for_engine(&engine, &opts.scenario)?;
             Some(JournalWriter::create(dir, &header)?)
         }
         None => None,

@@ -92,21 +92,6 @@ pub struct RecordSummary {
     pub outcomes: Vec<(String, bool, Option<String>)>,
 }
 
-/// The journal header for an engine about to run `scenario`.
-pub fn header_for(engine: &Engine, scenario: &Scenario) -> Result<JournalHeader> {
-    let view = engine.view();
-    Ok(JournalHeader {
-        format: 1,
-        engine_version: env!("CARGO_PKG_VERSION").into(),
-        engine_id: view.engine_id.clone(),
-        session_id: view.session_id.clone(),
-        scenario: view.scenario.clone(),
-        seed: view.seed,
-        model_ids: Vec::new(),
-        scenario_toml: toml::to_string(scenario).context("serialising the scenario")?,
-    })
-}
-
 /// Run `scenario` as fast as possible with `script`, writing the journal to `path`.
 /// Keyframes are written exactly as the live runner writes them.
 pub fn record(
@@ -123,7 +108,7 @@ pub fn record(
             ..Default::default()
         },
     )?;
-    let header = header_for(&engine, scenario)?;
+    let header = JournalHeader::for_engine(&engine, scenario)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

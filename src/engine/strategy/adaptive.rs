@@ -51,6 +51,10 @@ impl Strategy for Adaptive {
         }
     }
 
+    fn model_id(&self) -> Option<&str> {
+        Some(&self.model.id)
+    }
+
     fn box_clone(&self) -> Box<dyn Strategy> {
         Box::new(self.clone())
     }

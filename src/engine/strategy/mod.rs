@@ -90,6 +90,12 @@ pub trait Strategy: Send {
         ))
     }
 
+    /// Id (`name@hash`) of the model that makes this strategy's decisions;
+    /// None for a rule.
+    fn model_id(&self) -> Option<&str> {
+        None
+    }
+
     /// Strategies are part of the engine state, which clones for counterfactual rollouts.
     fn box_clone(&self) -> Box<dyn Strategy>;
 }
