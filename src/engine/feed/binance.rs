@@ -325,6 +325,32 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// A level written the way the venue sends it, `["price","qty"]` with
+    /// no whitespace, read without the general scanner's steps; None (and
+    /// nothing consumed) for any other spelling. A backslash inside a
+    /// string ends up in a number and makes the line corrupt, as it would
+    /// through the general path.
+    #[inline]
+    fn compact_level(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let b = self.b;
+        let quote_from = |start: usize| b.get(start..)?.iter().position(|&c| c == b'"');
+        if b.get(self.i..self.i + 2)? != b"[\"" {
+            return None;
+        }
+        let p_start = self.i + 2;
+        let p_end = p_start + quote_from(p_start)?;
+        if b.get(p_end..p_end + 3)? != b"\",\"" {
+            return None;
+        }
+        let q_start = p_end + 3;
+        let q_end = q_start + quote_from(q_start)?;
+        if b.get(q_end..q_end + 2)? != b"\"]" {
+            return None;
+        }
+        self.i = q_end + 2;
+        Some((&b[p_start..p_end], &b[q_start..q_end]))
+    }
+
     /// `[["price","qty"], …]` into `out`; levels off the tick grid are dropped
     /// and sizes off the lot grid rounded down, both counted in `off_grid`.
     fn levels(
@@ -339,15 +365,21 @@ impl<'a> Scanner<'a> {
             return Ok(());
         }
         loop {
-            self.expect(b'[')?;
-            self.ws();
-            let p = self.string()?;
-            self.ws();
-            self.expect(b',')?;
-            self.ws();
-            let q = self.string()?;
-            self.ws();
-            self.expect(b']')?;
+            let (p, q) = match self.compact_level() {
+                Some(pq) => pq,
+                None => {
+                    self.expect(b'[')?;
+                    self.ws();
+                    let p = self.string()?;
+                    self.ws();
+                    self.expect(b',')?;
+                    self.ws();
+                    let q = self.string()?;
+                    self.ws();
+                    self.expect(b']')?;
+                    (p, q)
+                }
+            };
             let price = to_ticks(p, inst)?;
             let (qty, rounded) = to_lots(q, inst)?;
             match price {
@@ -477,6 +509,21 @@ mod tests {
             .unwrap();
         assert_eq!(u.kind, RawKind::Unknown);
         let _ = BookSide::Bid;
+    }
+
+    #[test]
+    fn level_spelling_does_not_matter() {
+        let compact = decode(r#"7 {"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[["100.01000000","0.50000000"],["99.00","1"]],"a":[]}}"#).unwrap();
+        let spaced = decode(r#"7 {"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[ [ "100.01000000" , "0.50000000" ] , ["99.00","1"]],"a":[]}}"#).unwrap();
+        assert_eq!(compact.bids, vec![(10_001, 50_000), (9_900, 100_000)]);
+        assert_eq!(spaced.bids, compact.bids);
+        for bad in [
+            r#"7 {"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[["1\"]],"a":[]}}"#,
+            r#"7 {"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[["1.00","2","3"]],"a":[]}}"#,
+            r#"7 {"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[["1.00","2"],"a":[]}}"#,
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ const MISS_ALLOWANCE: u64 = 1024;
 pub struct PriceLadder<V> {
     /// Price of `slots[0]`.
     base: Px,
-    slots: Vec<Option<V>>,
+    slots: Slots<V>,
     /// Occupancy of `slots`, one bit per slot.
     bits: Vec<u64>,
     /// Every word below `lo_word` is zero, every word above `hi_word` too
@@ -54,7 +54,7 @@ impl<V> Default for PriceLadder<V> {
     fn default() -> Self {
         PriceLadder {
             base: 0,
-            slots: Vec::new(),
+            slots: Slots::default(),
             bits: Vec::new(),
             lo_word: 0,
             hi_word: 0,
@@ -64,6 +64,65 @@ impl<V> Default for PriceLadder<V> {
             hits: 0,
             misses: 0,
         }
+    }
+}
+
+/// Slots of a page of the window.
+const PAGE: usize = 256;
+
+/// The window's slots, allocated a page at a time when first used: a wide
+/// window over a sparse book costs memory (and page faults) only where
+/// levels actually are.
+#[derive(Debug, Clone)]
+struct Slots<V> {
+    pages: Vec<Option<Box<[Option<V>]>>>,
+    len: usize,
+}
+
+impl<V> Default for Slots<V> {
+    fn default() -> Self {
+        Slots {
+            pages: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> Slots<V> {
+    fn with_len(len: usize) -> Self {
+        Slots {
+            pages: (0..len.div_ceil(PAGE)).map(|_| None).collect(),
+            len,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&V> {
+        self.pages[i / PAGE].as_ref()?[i % PAGE].as_ref()
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: usize) -> Option<&mut V> {
+        self.pages[i / PAGE].as_mut()?[i % PAGE].as_mut()
+    }
+
+    #[inline]
+    fn put(&mut self, i: usize, value: V) -> Option<V> {
+        let page = self.pages[i / PAGE].get_or_insert_with(|| (0..PAGE).map(|_| None).collect());
+        page[i % PAGE].replace(value)
+    }
+
+    #[inline]
+    fn take(&mut self, i: usize) -> Option<V> {
+        self.pages[i / PAGE].as_mut()?[i % PAGE].take()
     }
 }
 
@@ -109,7 +168,7 @@ impl<V> PriceLadder<V> {
 
     pub fn get(&self, price: Px) -> Option<&V> {
         match self.place(price) {
-            Place::Slot(i) => self.slots[i].as_ref(),
+            Place::Slot(i) => self.slots.get(i),
             Place::Below => self.below.get(&price),
             Place::Above => self.above.get(&price),
         }
@@ -117,7 +176,7 @@ impl<V> PriceLadder<V> {
 
     pub fn get_mut(&mut self, price: Px) -> Option<&mut V> {
         match self.place(price) {
-            Place::Slot(i) => self.slots[i].as_mut(),
+            Place::Slot(i) => self.slots.get_mut(i),
             Place::Below => self.below.get_mut(&price),
             Place::Above => self.above.get_mut(&price),
         }
@@ -131,7 +190,7 @@ impl<V> PriceLadder<V> {
     pub fn insert(&mut self, price: Px, value: V) -> Option<V> {
         match self.place_for_insert(price) {
             Place::Slot(i) => {
-                let old = self.slots[i].replace(value);
+                let old = self.slots.put(i, value);
                 if old.is_none() {
                     self.mark(i);
                 }
@@ -146,11 +205,11 @@ impl<V> PriceLadder<V> {
     pub fn get_or_insert_with(&mut self, price: Px, make: impl FnOnce() -> V) -> &mut V {
         match self.place_for_insert(price) {
             Place::Slot(i) => {
-                if self.slots[i].is_none() {
-                    self.slots[i] = Some(make());
+                if self.slots.get(i).is_none() {
+                    self.slots.put(i, make());
                     self.mark(i);
                 }
-                self.slots[i].as_mut().expect("slot just filled")
+                self.slots.get_mut(i).expect("slot just filled")
             }
             Place::Below => self.below.entry(price).or_insert_with(make),
             Place::Above => self.above.entry(price).or_insert_with(make),
@@ -160,7 +219,7 @@ impl<V> PriceLadder<V> {
     pub fn remove(&mut self, price: Px) -> Option<V> {
         match self.place(price) {
             Place::Slot(i) => {
-                let old = self.slots[i].take();
+                let old = self.slots.take(i);
                 if old.is_some() {
                     self.unmark(i);
                 }
@@ -176,7 +235,7 @@ impl<V> PriceLadder<V> {
             let mut word = self.bits[w];
             while word != 0 {
                 let b = word.trailing_zeros() as usize;
-                self.slots[w * 64 + b] = None;
+                self.slots.take(w * 64 + b);
                 word &= word - 1;
             }
             self.bits[w] = 0;
@@ -194,7 +253,7 @@ impl<V> PriceLadder<V> {
             return Some((*p, v));
         }
         if let Some(i) = self.window_first() {
-            return Some((self.price_of(i), self.slots[i].as_ref()?));
+            return Some((self.price_of(i), self.slots.get(i)?));
         }
         self.above.first_key_value().map(|(p, v)| (*p, v))
     }
@@ -205,7 +264,7 @@ impl<V> PriceLadder<V> {
             return Some((*p, v));
         }
         if let Some(i) = self.window_last() {
-            return Some((self.price_of(i), self.slots[i].as_ref()?));
+            return Some((self.price_of(i), self.slots.get(i)?));
         }
         self.below.last_key_value().map(|(p, v)| (*p, v))
     }
@@ -277,9 +336,9 @@ impl<V> PriceLadder<V> {
                 word &= word - 1;
                 let i = w * 64 + b;
                 let price = self.price_of(i);
-                let slot = self.slots[i].as_mut().expect("marked slot holds a value");
+                let slot = self.slots.get_mut(i).expect("marked slot holds a value");
                 if !keep(price, slot) {
-                    self.slots[i] = None;
+                    self.slots.take(i);
                     self.unmark(i);
                 }
             }
@@ -410,7 +469,7 @@ impl<V> PriceLadder<V> {
         let mut above = std::mem::take(&mut self.above);
 
         self.base = base;
-        self.slots = std::iter::repeat_with(|| None).take(len).collect();
+        self.slots = Slots::with_len(len);
         self.bits = vec![0; len.div_ceil(64)];
         self.lo_word = self.bits.len();
         self.hi_word = 0;
@@ -420,7 +479,7 @@ impl<V> PriceLadder<V> {
 
         let put = |ladder: &mut Self, price: Px, value: V| match ladder.place(price) {
             Place::Slot(i) => {
-                ladder.slots[i] = Some(value);
+                ladder.slots.put(i, value);
                 ladder.mark(i);
             }
             Place::Below => {
@@ -439,7 +498,7 @@ impl<V> PriceLadder<V> {
             for p in inside {
                 let v = tree.remove(&p).expect("key just listed");
                 let i = (p - ladder.base) as usize;
-                ladder.slots[i] = Some(v);
+                ladder.slots.put(i, v);
                 ladder.mark(i);
             }
         };
@@ -456,7 +515,7 @@ impl<V> PriceLadder<V> {
                 let b = word.trailing_zeros() as usize;
                 word &= word - 1;
                 let i = w * 64 + b;
-                let v = old_slots[i].take().expect("marked slot holds a value");
+                let v = old_slots.take(i).expect("marked slot holds a value");
                 put(self, old_base + i as Px, v);
             }
         }
@@ -515,7 +574,7 @@ impl<'a, V> WindowIter<'a, V> {
         let l = self.ladder;
         (
             l.price_of(i),
-            l.slots[i].as_ref().expect("marked slot holds a value"),
+            l.slots.get(i).expect("marked slot holds a value"),
         )
     }
 }
