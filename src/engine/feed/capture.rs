@@ -236,6 +236,35 @@ mod tests {
     }
 
     #[test]
+    fn lines_longer_than_a_chunk_and_many_chunks() {
+        let long = "x".repeat(3 * CHUNK + 17);
+        let mut text = Vec::new();
+        for i in 0..50_000 {
+            writeln!(text, "{i}").unwrap();
+            if i % 10_000 == 0 {
+                writeln!(text, "{long}").unwrap();
+            }
+        }
+        let mut expect = Vec::new();
+        for i in 0..50_000 {
+            expect.push(i.to_string());
+            if i % 10_000 == 0 {
+                expect.push(long.clone());
+            }
+        }
+        assert_eq!(lines(LineReader::from_bytes(text.clone())), expect);
+        // Through the background inflater, with its bounded look-ahead.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.gz");
+        std::fs::write(&path, gzip(&text)).unwrap();
+        let r = LineReader::open(&path).unwrap();
+        let parked = r.clone();
+        assert_eq!(lines(r), expect);
+        assert_eq!(parked.truncated(), Some(false));
+        assert_eq!(lines(parked), expect);
+    }
+
+    #[test]
     fn clones_read_the_same_lines() {
         let mut r = LineReader::from_bytes(b"1\n2\n3\n".to_vec());
         r.next_line();
