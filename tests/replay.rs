@@ -1,4 +1,5 @@
-//! Replay: seeking equals playing, live and replay reducers agree, truncated
+//! Replay: seeking equals playing, live and replay reducers agree, replay
+//! flags the shadow divergences the live console flags, truncated
 //! and foreign files, scripted recordings are byte-for-byte reproducible, the
 //! replay app is read-only and its transport works.
 
@@ -11,14 +12,16 @@ use rand::{Rng, SeedableRng};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use vigil::console::keymap::Keymap;
+use vigil::console::shadow::{ShadowEvent, ShadowState, ShadowStatus, Thresholds};
 use vigil::console::theme::Theme;
 use vigil::console::ConsoleState;
+use vigil::engine::journal::Journal;
 use vigil::engine::{Engine, EngineOptions, Scenario};
 use vigil::protocol::*;
 use vigil::replay::app::ReplayApp;
 use vigil::replay::keys::{keymaps_from_toml, ReplayKeymap};
 use vigil::replay::record::{record, window, Script, ScriptedCommand};
-use vigil::replay::shadow::ConstantShadow;
+use vigil::replay::shadow::{ConstantShadow, FnShadow};
 use vigil::replay::{MarkerKind, Player, Recording};
 
 const SEED: u64 = 11;
@@ -234,6 +237,64 @@ fn shadow_divergences_are_marked_and_seekable() {
     for n in [first.index + 1, len / 2, len] {
         assert_eq!(rec.state_at(n).unwrap(), play(&rec, n));
     }
+}
+
+/// A shadow whose answer follows the features: sometimes a confident
+/// disagreement, sometimes a hesitant one, sometimes agreement.
+fn feature_shadow(x: &[f64]) -> Vec<f64> {
+    (0..6)
+        .map(|i| (4.0 * x.get(i * 2).copied().unwrap_or(0.0) + 0.3 * i as f64).exp())
+        .collect()
+}
+
+#[test]
+fn replay_flags_the_divergences_the_live_console_flags() {
+    let mut shadow = FnShadow {
+        name: "fn@test".into(),
+        f: feature_shadow,
+    };
+    let rec = Recording::open(journal(), Some(&mut shadow)).unwrap();
+    // Not every disagreement is a divergence under the console's rules.
+    let hesitant = rec
+        .verdicts
+        .iter()
+        .filter(|v| !v.agrees && !v.diverges)
+        .count();
+    let flagged = rec.verdicts.iter().filter(|v| v.diverges).count();
+    assert!(hesitant > 0 && flagged > 0, "{hesitant} {flagged}");
+
+    // The live console: the same events, each decision scored by the same
+    // shadow and folded in by its ShadowState.
+    let mut live = ConsoleState::new();
+    let mut state = ShadowState::new(
+        ShadowStatus::On {
+            model_id: "fn@test".into(),
+        },
+        Thresholds::default(),
+    );
+    let mut replayed = ConsoleState::new();
+    let journal = Journal::open(journal()).unwrap();
+    let mut decisions = 0;
+    for (i, env) in journal.events().enumerate() {
+        live.apply(&ServerMessage::Event(env.clone()));
+        rec.apply_at(&mut replayed, i, env.clone());
+        if let Event::Decision(d) = &env.event {
+            let contract = live.view.contract.clone();
+            let request = state.request(&contract, env.ts, d).unwrap();
+            let probs = Ok(feature_shadow(&request.features));
+            state.on_event(
+                ShadowEvent::Scored {
+                    request,
+                    model_id: "fn@test".into(),
+                    probs,
+                },
+                &mut live,
+            );
+            assert_eq!(live.divergence, replayed.divergence, "after event {i}");
+            decisions += 1;
+        }
+    }
+    assert_eq!(decisions, rec.verdicts.len());
 }
 
 #[test]

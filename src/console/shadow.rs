@@ -140,7 +140,19 @@ pub struct Judgement {
     pub reasons: Vec<Reason>,
 }
 
-fn action_name(i: usize) -> &'static str {
+impl Judgement {
+    /// The reasons on one line (empty when the decision does not diverge).
+    pub fn why(&self) -> String {
+        self.reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Name of action `i` of `Action::ALL` (`?` out of range).
+pub fn action_name(i: usize) -> &'static str {
     Action::ALL.get(i).map_or("?", |a| a.name())
 }
 
@@ -224,6 +236,29 @@ pub fn judge(
         tv,
         reasons,
     }
+}
+
+/// One scored decision as the rules see it, the way the live console and
+/// replay both judge it: the shadow's top action joins the order's agreement
+/// window, then `judge` runs with the window's rate. Returns the judgement
+/// and that rate.
+pub fn judge_request(
+    t: &Thresholds,
+    window: &mut AgreementWindow,
+    req: &ShadowRequest,
+    shadow_probs: &[f64],
+) -> (Judgement, Option<(f64, usize)>) {
+    window.push(argmax(shadow_probs).0 == req.engine_action);
+    let agreement = window.rate();
+    let j = judge(
+        t,
+        req.engine_action,
+        req.engine_distribution
+            .then_some(req.engine_probs.as_slice()),
+        shadow_probs,
+        agreement,
+    );
+    (j, agreement)
 }
 
 /// Whether the shadow agreed with the engine on an order's last `cap` decisions.
@@ -482,31 +517,16 @@ impl ShadowState {
         state: &mut ConsoleState,
     ) {
         let t = self.thresholds;
-        let top = argmax(&shadow_probs).0;
         let window = self
             .windows
             .entry(req.order_id.clone())
             .or_insert_with(|| AgreementWindow::new(t.window));
-        window.push(top == req.engine_action);
-        let agreement = window.rate();
-        let j = judge(
-            &t,
-            req.engine_action,
-            req.engine_distribution
-                .then_some(req.engine_probs.as_slice()),
-            &shadow_probs,
-            agreement,
-        );
+        let (j, agreement) = judge_request(&t, window, &req, &shadow_probs);
         self.scored += 1;
         if j.reasons.is_empty() {
             state.set_divergence(&req.order_id, None);
         } else {
-            let why = j
-                .reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
+            let why = j.why();
             let live_action = action_name(req.engine_action).to_string();
             let shadow_action = action_name(j.shadow_action).to_string();
             // One alert per episode (the marker says it goes on), and none for

@@ -23,12 +23,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::console::shadow::action_name;
 use crate::console::state::Divergence;
 use crate::console::ConsoleState;
 use crate::engine::journal::{JournalHeader, Record, Truncation, MAGIC};
 use crate::protocol::{decode_server, Event, EventEnvelope, ServerMessage, SessionView, Ts};
 
-use super::shadow::Shadow;
+use super::shadow::{Judge, Shadow};
 
 /// Most events between two checkpoints (the journal writes a keyframe every
 /// 5,000 events; checkpoints are taken there, and here when keyframes are missing).
@@ -96,7 +97,11 @@ pub struct ShadowVerdict {
     pub live_model: String,
     pub shadow_action: String,
     pub shadow_confidence: f64,
+    /// The shadow's top action is the live one.
     pub agrees: bool,
+    /// The live console's divergence rules flag the decision (a confident
+    /// disagreement, distant distributions, or a low agreement rate).
+    pub diverges: bool,
 }
 
 /// A journal ready for replay.
@@ -173,7 +178,7 @@ pub fn apply_event(
 impl Recording {
     /// Open a journal: index it, verify it, build checkpoints. A shadow
     /// model, if given, scores every live decision on the way.
-    pub fn open(path: &Path, mut shadow: Option<&mut (dyn Shadow + 'static)>) -> Result<Recording> {
+    pub fn open(path: &Path, shadow: Option<&mut (dyn Shadow + 'static)>) -> Result<Recording> {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut input = BufReader::with_capacity(1 << 20, file);
         let origin = path.display().to_string();
@@ -215,6 +220,7 @@ impl Recording {
             keyframe_mismatches: Vec::new(),
             final_state: ConsoleState::new(),
         };
+        let mut judge = shadow.map(Judge::new);
         let mut last_seq = 0u64;
         loop {
             buf.clear();
@@ -286,7 +292,7 @@ impl Recording {
                 let index = rec.ts.len();
                 rec.offsets.push(offset);
                 rec.ts.push(env.ts);
-                rec.index_event(index, &env, &state, shadow.as_deref_mut());
+                rec.index_event(index, &env, &state, judge.as_mut());
                 let update = rec.divergence_updates.get(&index).cloned();
                 apply_event(&mut state, env, update.as_ref());
                 let pos = index + 1;
@@ -346,7 +352,7 @@ impl Recording {
         index: usize,
         env: &EventEnvelope,
         state: &ConsoleState,
-        shadow: Option<&mut (dyn Shadow + 'static)>,
+        judge: Option<&mut Judge>,
     ) {
         let marker = |kind, order_id: Option<&str>, text: String| Marker {
             index,
@@ -387,56 +393,33 @@ impl Recording {
                     .entry(d.order_id.clone())
                     .or_default()
                     .push(index);
-                let Some(shadow) = shadow else { return };
-                let actions = &state.view.contract.actions;
-                let Ok(probs) = shadow.predict(&d.features) else {
+                let Some(judge) = judge else { return };
+                let Some(j) = judge.score(&state.view.contract, env.ts, d) else {
                     return;
                 };
-                let (best, conf) =
-                    probs
-                        .iter()
-                        .copied()
-                        .enumerate()
-                        .fold(
-                            (0usize, f64::MIN),
-                            |acc, (i, p)| {
-                                if p > acc.1 {
-                                    (i, p)
-                                } else {
-                                    acc
-                                }
-                            },
-                        );
-                let shadow_action = actions
-                    .get(best)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{best}"));
-                let agrees = shadow_action == d.action;
+                let shadow_action = action_name(j.shadow_action).to_string();
                 let was_diverging = state.divergence.contains_key(&d.order_id);
+                let why = j.why();
                 self.verdicts.push(ShadowVerdict {
                     index,
                     order_id: d.order_id.clone(),
                     live_action: d.action.clone(),
                     live_model: d.model.clone(),
                     shadow_action: shadow_action.clone(),
-                    shadow_confidence: conf,
-                    agrees,
+                    shadow_confidence: j.shadow_confidence,
+                    agrees: j.agrees,
+                    diverges: !why.is_empty(),
                 });
-                if agrees {
+                if why.is_empty() {
                     self.divergence_updates.insert(index, None);
                 } else {
-                    let note = format!(
-                        "shadow {:.0}% vs live {:.0}%",
-                        conf * 100.0,
-                        d.confidence * 100.0
-                    );
                     self.divergence_updates.insert(
                         index,
                         Some(Divergence {
                             ts: env.ts,
                             live_action: d.action.clone(),
                             shadow_action: shadow_action.clone(),
-                            note,
+                            note: why.clone(),
                         }),
                     );
                     // One timeline marker per episode, at its start.
@@ -445,7 +428,7 @@ impl Recording {
                             MarkerKind::Divergence,
                             Some(&d.order_id),
                             format!(
-                                "{}: shadow says {shadow_action}, live did {}",
+                                "{}: shadow says {shadow_action}, live did {} — {why}",
                                 d.order_id, d.action
                             ),
                         ));

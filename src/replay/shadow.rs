@@ -2,8 +2,17 @@
 //! per-action probabilities (in the contract's action order). Replay runs it
 //! on every recorded decision to flag divergences; the report measures the
 //! agreement. `--shadow FILE` loads an ONNX model behind this trait.
+//!
+//! `Judge` applies the live console's divergence rules (`console::shadow`)
+//! to its answers, so a replayed session flags the divergences the live
+//! console flagged.
+
+use std::collections::HashMap;
 
 use anyhow::Result;
+
+use crate::console::shadow::{judge_request, request_for, AgreementWindow, Judgement, Thresholds};
+use crate::protocol::{ContractInfo, DecisionInfo, Ts};
 
 pub trait Shadow {
     /// Model id shown on screen and in the report (`name@hash`).
@@ -40,5 +49,41 @@ impl<F: FnMut(&[f64]) -> Vec<f64>> Shadow for FnShadow<F> {
 
     fn predict(&mut self, features: &[f64]) -> Result<Vec<f64>> {
         Ok((self.f)(features))
+    }
+}
+
+/// A shadow judged as the live console judges its shadow: decisions mapped
+/// onto the shadow's contract (`request_for`), each order's agreement window,
+/// the same rules and the console's default thresholds.
+pub struct Judge<'a> {
+    shadow: &'a mut (dyn Shadow + 'static),
+    thresholds: Thresholds,
+    windows: HashMap<String, AgreementWindow>,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(shadow: &'a mut (dyn Shadow + 'static)) -> Judge<'a> {
+        Judge {
+            shadow,
+            thresholds: Thresholds::default(),
+            windows: HashMap::new(),
+        }
+    }
+
+    /// The verdict on one recorded decision; `None` when it cannot be scored
+    /// (another contract, a model error), as the live console skips it.
+    pub fn score(
+        &mut self,
+        contract: &ContractInfo,
+        ts: Ts,
+        d: &DecisionInfo,
+    ) -> Option<Judgement> {
+        let req = request_for(contract, ts, d).ok()?;
+        let probs = self.shadow.predict(&req.features).ok()?;
+        let window = self
+            .windows
+            .entry(req.order_id.clone())
+            .or_insert_with(|| AgreementWindow::new(self.thresholds.window));
+        Some(judge_request(&self.thresholds, window, &req, &probs).0)
     }
 }

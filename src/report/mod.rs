@@ -551,7 +551,8 @@ fn model_row(name: &str, m: &tca::ModelStats, actions: &[String]) -> Vec<String>
     row
 }
 
-/// One divergence episode: consecutive decisions of an order where the shadow disagreed.
+/// One divergence episode: consecutive decisions of an order that the live
+/// console's divergence rules flag (the timeline's divergence markers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
     pub order_id: String,
@@ -567,7 +568,7 @@ pub fn episodes(rec: &Recording) -> Vec<Episode> {
     let mut out = Vec::new();
     for v in &rec.verdicts {
         let ts = rec.ts(v.index);
-        if v.agrees {
+        if !v.diverges {
             if let Some(e) = open.remove(&v.order_id) {
                 out.push(e);
             }
@@ -611,6 +612,15 @@ fn shadow_section(d: &mut Doc, rec: &Recording) {
         pct((n > 0).then(|| agree as f64 / n as f64)),
         rate(true),
         rate(false)
+    )));
+    let t = crate::console::shadow::Thresholds::default();
+    d.push(Block::P(format!(
+        "Divergence episodes are runs of an order's decisions that the console's divergence rules flag, live and in replay: the shadow prefers another action with at least {:.0}% confidence; or, for a model's decision, the two distributions are at a total-variation distance of at least {:.2}, or the order's agreement with the shadow over its last {} decisions is below {:.0}% (once it has {}).",
+        t.confidence * 100.0,
+        t.tv,
+        t.window,
+        t.agreement * 100.0,
+        t.min_decisions
     )));
     let eps = episodes(rec);
     if eps.is_empty() {
