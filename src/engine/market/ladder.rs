@@ -28,6 +28,9 @@ const MAX_SLOTS: usize = 1 << 16;
 /// Overflow inserts tolerated (beyond an eighth of the window inserts) before
 /// the window moves to where the activity went.
 const MISS_ALLOWANCE: u64 = 1024;
+/// Inserts over which hits and misses are weighed (older ones count half,
+/// a quarter, ...).
+const RECENT_INSERTS: u64 = 1 << 16;
 
 #[derive(Debug, Clone)]
 pub struct PriceLadder<V> {
@@ -398,6 +401,12 @@ impl<V> PriceLadder<V> {
     /// Where a new value at `price` goes, growing or moving the window when
     /// that keeps the activity inside it.
     fn place_for_insert(&mut self, price: Px) -> Place {
+        if self.hits + self.misses >= RECENT_INSERTS {
+            // Judge by recent inserts: a window that served a long past well
+            // must still follow a move.
+            self.hits /= 2;
+            self.misses /= 2;
+        }
         if self.slots.is_empty() {
             // The first price sets the window, centred on it.
             self.relocate(price.saturating_sub((MIN_SLOTS / 2) as Px), MIN_SLOTS);
@@ -743,6 +752,20 @@ mod tests {
         assert_eq!(l.len(), 10_100);
         assert_eq!(l.first(), Some((0, &0)));
         assert_eq!(l.last(), Some((10_009_999, &10_009_999)));
+    }
+
+    #[test]
+    fn window_follows_a_move_after_a_long_stay() {
+        let mut l = PriceLadder::new();
+        // A long history near 1,000, then the activity moves for good.
+        for k in 0..1_000_000 {
+            l.insert(1_000 + k % 200, k);
+        }
+        for k in 0..200_000 {
+            l.insert(50_000_000 + k % 200, k);
+        }
+        assert!(matches!(l.place(50_000_100), Place::Slot(_)));
+        assert_eq!(l.len(), 400);
     }
 
     #[test]
