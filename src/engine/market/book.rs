@@ -86,14 +86,17 @@ impl OrderBook {
         }
     }
 
+    #[inline]
     pub fn best_bid(&self) -> Option<(Px, Qty)> {
         self.bids.last().map(|(p, l)| (p, l.total))
     }
 
+    #[inline]
     pub fn best_ask(&self) -> Option<(Px, Qty)> {
         self.asks.first().map(|(p, l)| (p, l.total))
     }
 
+    #[inline]
     pub fn best(&self, side: BookSide) -> Option<(Px, Qty)> {
         match side {
             BookSide::Bid => self.best_bid(),

@@ -39,10 +39,10 @@ pub struct PriceLadder<V> {
     slots: Slots<V>,
     /// Occupancy of `slots`, one bit per slot.
     bits: Vec<u64>,
-    /// Every word below `lo_word` is zero, every word above `hi_word` too
-    /// (hints that make first/last O(1) in the common case).
-    lo_word: usize,
-    hi_word: usize,
+    /// The lowest and highest occupied slots (while `in_window > 0`): the
+    /// best bid or ask is one slot read away.
+    lo: usize,
+    hi: usize,
     in_window: usize,
     /// Prices below and above the window.
     below: BTreeMap<Px, V>,
@@ -59,8 +59,8 @@ impl<V> Default for PriceLadder<V> {
             base: 0,
             slots: Slots::default(),
             bits: Vec::new(),
-            lo_word: 0,
-            hi_word: 0,
+            lo: usize::MAX,
+            hi: 0,
             in_window: 0,
             below: BTreeMap::new(),
             above: BTreeMap::new(),
@@ -78,7 +78,7 @@ const PAGE: usize = 256;
 /// levels actually are.
 #[derive(Debug, Clone)]
 struct Slots<V> {
-    pages: Vec<Option<Box<[Option<V>]>>>,
+    pages: Vec<Option<Box<[Option<V>; PAGE]>>>,
     len: usize,
 }
 
@@ -119,7 +119,8 @@ impl<V> Slots<V> {
 
     #[inline]
     fn put(&mut self, i: usize, value: V) -> Option<V> {
-        let page = self.pages[i / PAGE].get_or_insert_with(|| (0..PAGE).map(|_| None).collect());
+        let page =
+            self.pages[i / PAGE].get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
         page[i % PAGE].replace(value)
     }
 
@@ -141,10 +142,12 @@ impl<V> PriceLadder<V> {
         Self::default()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.in_window + self.below.len() + self.above.len()
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -169,6 +172,7 @@ impl<V> PriceLadder<V> {
         self.base + slot as Px
     }
 
+    #[inline]
     pub fn get(&self, price: Px) -> Option<&V> {
         match self.place(price) {
             Place::Slot(i) => self.slots.get(i),
@@ -177,6 +181,7 @@ impl<V> PriceLadder<V> {
         }
     }
 
+    #[inline]
     pub fn get_mut(&mut self, price: Px) -> Option<&mut V> {
         match self.place(price) {
             Place::Slot(i) => self.slots.get_mut(i),
@@ -190,6 +195,7 @@ impl<V> PriceLadder<V> {
     }
 
     /// Insert or replace; returns the previous value.
+    #[inline]
     pub fn insert(&mut self, price: Px, value: V) -> Option<V> {
         match self.place_for_insert(price) {
             Place::Slot(i) => {
@@ -219,6 +225,7 @@ impl<V> PriceLadder<V> {
         }
     }
 
+    #[inline]
     pub fn remove(&mut self, price: Px) -> Option<V> {
         match self.place(price) {
             Place::Slot(i) => {
@@ -234,7 +241,12 @@ impl<V> PriceLadder<V> {
     }
 
     pub fn clear(&mut self) {
-        for w in self.lo_word..(self.hi_word + 1).min(self.bits.len()) {
+        let words = if self.in_window == 0 {
+            0..0
+        } else {
+            self.lo / 64..self.hi / 64 + 1
+        };
+        for w in words {
             let mut word = self.bits[w];
             while word != 0 {
                 let b = word.trailing_zeros() as usize;
@@ -244,32 +256,36 @@ impl<V> PriceLadder<V> {
             self.bits[w] = 0;
         }
         self.in_window = 0;
-        self.lo_word = self.bits.len();
-        self.hi_word = 0;
+        self.lo = usize::MAX;
+        self.hi = 0;
         self.below.clear();
         self.above.clear();
     }
 
-    /// Lowest price and its value.
+    /// Lowest price and its value. The best bid or ask is asked for after
+    /// nearly every event: the common case (nothing below the window) does
+    /// not touch the overflow trees.
+    #[inline]
     pub fn first(&self) -> Option<(Px, &V)> {
-        if let Some((p, v)) = self.below.first_key_value() {
-            return Some((*p, v));
+        if self.below.is_empty() {
+            if let Some(i) = self.window_first() {
+                return Some((self.price_of(i), self.slots.get(i)?));
+            }
+            return self.above.first_key_value().map(|(p, v)| (*p, v));
         }
-        if let Some(i) = self.window_first() {
-            return Some((self.price_of(i), self.slots.get(i)?));
-        }
-        self.above.first_key_value().map(|(p, v)| (*p, v))
+        self.below.first_key_value().map(|(p, v)| (*p, v))
     }
 
     /// Highest price and its value.
+    #[inline]
     pub fn last(&self) -> Option<(Px, &V)> {
-        if let Some((p, v)) = self.above.last_key_value() {
-            return Some((*p, v));
+        if self.above.is_empty() {
+            if let Some(i) = self.window_last() {
+                return Some((self.price_of(i), self.slots.get(i)?));
+            }
+            return self.below.last_key_value().map(|(p, v)| (*p, v));
         }
-        if let Some(i) = self.window_last() {
-            return Some((self.price_of(i), self.slots.get(i)?));
-        }
-        self.below.last_key_value().map(|(p, v)| (*p, v))
+        self.above.last_key_value().map(|(p, v)| (*p, v))
     }
 
     pub fn first_mut(&mut self) -> Option<(Px, &mut V)> {
@@ -356,46 +372,59 @@ impl<V> PriceLadder<V> {
         let w = i / 64;
         self.bits[w] |= 1 << (i % 64);
         self.in_window += 1;
-        self.lo_word = self.lo_word.min(w);
-        self.hi_word = self.hi_word.max(w);
+        self.lo = self.lo.min(i);
+        self.hi = self.hi.max(i);
     }
 
     #[inline]
     fn unmark(&mut self, i: usize) {
-        let w = i / 64;
-        self.bits[w] &= !(1 << (i % 64));
+        self.bits[i / 64] &= !(1 << (i % 64));
         self.in_window -= 1;
-        if self.bits[w] != 0 {
-            return;
-        }
-        // Keep the hints exact, so that first/last never scan.
         if self.in_window == 0 {
-            self.lo_word = self.bits.len();
-            self.hi_word = 0;
+            self.lo = usize::MAX;
+            self.hi = 0;
             return;
         }
-        if w == self.lo_word {
-            while self.bits[self.lo_word] == 0 {
-                self.lo_word += 1;
-            }
+        // Keep the ends exact, so that first/last never scan. An occupied
+        // slot remains on the far side of a removed end.
+        if i == self.lo {
+            self.lo = self.next_occupied(i);
         }
-        if w == self.hi_word {
-            while self.bits[self.hi_word] == 0 {
-                self.hi_word -= 1;
-            }
+        if i == self.hi {
+            self.hi = self.prev_occupied(i);
         }
+    }
+
+    /// The first occupied slot at or after `from` (one must exist).
+    fn next_occupied(&self, from: usize) -> usize {
+        let mut w = from / 64;
+        let mut word = self.bits[w] & (!0u64 << (from % 64));
+        while word == 0 {
+            w += 1;
+            word = self.bits[w];
+        }
+        w * 64 + word.trailing_zeros() as usize
+    }
+
+    /// The last occupied slot at or before `from` (one must exist).
+    fn prev_occupied(&self, from: usize) -> usize {
+        let mut w = from / 64;
+        let mut word = self.bits[w] & (!0u64 >> (63 - from % 64));
+        while word == 0 {
+            w -= 1;
+            word = self.bits[w];
+        }
+        w * 64 + 63 - word.leading_zeros() as usize
     }
 
     #[inline]
     fn window_first(&self) -> Option<usize> {
-        (self.in_window > 0)
-            .then(|| self.lo_word * 64 + self.bits[self.lo_word].trailing_zeros() as usize)
+        (self.in_window > 0).then_some(self.lo)
     }
 
     #[inline]
     fn window_last(&self) -> Option<usize> {
-        (self.in_window > 0)
-            .then(|| self.hi_word * 64 + 63 - self.bits[self.hi_word].leading_zeros() as usize)
+        (self.in_window > 0).then_some(self.hi)
     }
 
     /// Where a new value at `price` goes, growing or moving the window when
@@ -480,8 +509,8 @@ impl<V> PriceLadder<V> {
         self.base = base;
         self.slots = Slots::with_len(len);
         self.bits = vec![0; len.div_ceil(64)];
-        self.lo_word = self.bits.len();
-        self.hi_word = 0;
+        self.lo = usize::MAX;
+        self.hi = 0;
         self.in_window = 0;
         self.hits = 0;
         self.misses = 0;
@@ -567,10 +596,7 @@ impl<'a, V> WindowIter<'a, V> {
         let (front, back) = if ladder.in_window == 0 {
             (0, 0)
         } else {
-            (
-                front.max(ladder.lo_word * 64),
-                back.min((ladder.hi_word + 1) * 64),
-            )
+            (front.max(ladder.lo), back.min(ladder.hi + 1))
         };
         WindowIter {
             ladder,
