@@ -4,115 +4,11 @@
 //!
 //! tmux is required (CI's `.ci/run` installs it); without it this test fails.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod terminal;
 
-const DEADLINE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(100);
-const SESSION: &str = "replay";
+use terminal::Tmux;
+
 const RECORDING: &str = "recordings/default-42-midday.vigil";
-
-struct Tmux {
-    socket: String,
-    socket_path: Option<PathBuf>,
-    dir: PathBuf,
-}
-
-impl Tmux {
-    fn start() -> Tmux {
-        match Command::new("tmux").arg("-V").output() {
-            Ok(out) if out.status.success() => {}
-            other => panic!("this test needs a working tmux (apt-get install tmux): {other:?}"),
-        }
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let socket = format!("vigil-replay-test-{}-{nanos}", std::process::id());
-        let dir = std::env::temp_dir().join(&socket);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut tmux = Tmux {
-            socket,
-            socket_path: None,
-            dir,
-        };
-        tmux.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            SESSION,
-            "-x",
-            "180",
-            "-y",
-            "50",
-            "-c",
-            env!("CARGO_MANIFEST_DIR"),
-            "env PS1='$ ' ENV= sh",
-        ]);
-        tmux.run(&["set-option", "-t", SESSION, "status", "off"]);
-        let out = tmux.run(&["display-message", "-p", "#{socket_path}"]);
-        tmux.socket_path = Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-        tmux
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.env_remove("TMUX").arg("-L").arg(&self.socket);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command().args(args).output().expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", SESSION];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-t", SESSION, "-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", SESSION]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if Instant::now() >= deadline {
-                panic!("timed out after {DEADLINE:?} waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The timeline's clock: `HH:MM:SS.mmm / HH:MM:SS.mmm` → the first one.
 fn clock(screen: &str) -> Option<String> {
@@ -125,8 +21,7 @@ fn clock(screen: &str) -> Option<String> {
 
 #[test]
 fn replay_in_a_real_terminal_timeline_play_seek_read_only() {
-    let tmux = Tmux::start();
-    tmux.wait_for("the shell prompt", |s| s.contains('$'));
+    let tmux = Tmux::start(180, 50);
     let exit_file = tmux.dir.join("exit-status");
     tmux.type_text(&format!(
         "'{}' replay {RECORDING}; echo $? > '{}'; printf '%s-%s\\n' replay done",

@@ -61,10 +61,29 @@ const DROP_ORDER: [Col; 11] = [
 ];
 const BAR_MIN: u16 = 8;
 const BAR_MAX: u16 = 30;
+/// ID and SYM widen to fit longer ids and symbols (crypto pairs such as
+/// BTCUSDT), up to these widths; a longer value ends in `…`, never cut
+/// silently into another valid-looking symbol.
+const ID_MAX: u16 = 14;
+const SYM_MAX: u16 = 10;
+
+/// The columns, with ID and SYM as wide as the longest id and symbol need
+/// (within their bounds).
+fn columns(longest_id: u16, longest_sym: u16) -> Vec<(Col, &'static str, u16)> {
+    COLUMNS
+        .iter()
+        .map(|&(col, name, w)| match col {
+            Col::Id => (col, name, longest_id.clamp(w, ID_MAX)),
+            Col::Sym => (col, name, longest_sym.clamp(w, SYM_MAX)),
+            _ => (col, name, w),
+        })
+        .collect()
+}
 
 /// The columns that fit in `total` cells, with their widths.
-fn layout(total: u16) -> Vec<(Col, &'static str, u16)> {
-    let mut cols: Vec<(Col, &'static str, u16)> = COLUMNS.to_vec();
+fn layout(total: u16, longest_id: u16, longest_sym: u16) -> Vec<(Col, &'static str, u16)> {
+    let all = columns(longest_id, longest_sym);
+    let mut cols = all.clone();
     // One cell for the selection marker, one after each column.
     let need = |cols: &[(Col, &str, u16)]| -> u16 {
         1 + cols
@@ -82,7 +101,7 @@ fn layout(total: u16) -> Vec<(Col, &'static str, u16)> {
     }
     // A narrow column dropped on the way may still fit in what is left.
     for &back in dropped.iter().rev() {
-        let mut with: Vec<(Col, &'static str, u16)> = COLUMNS
+        let mut with: Vec<(Col, &'static str, u16)> = all
             .iter()
             .copied()
             .filter(|c| c.0 == back || cols.iter().any(|k| k.0 == c.0))
@@ -135,7 +154,22 @@ pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let cols = layout(inner.width);
+    // Sized over every order, not only the shown ones, so that filtering
+    // does not make the columns jump.
+    let longest = |f: fn(&OrderView) -> &str| {
+        state
+            .view
+            .orders
+            .iter()
+            .map(|o| width(f(o)))
+            .max()
+            .unwrap_or(0)
+    };
+    let cols = layout(
+        inner.width,
+        longest(|o| &o.info.order_id),
+        longest(|o| &o.info.symbol),
+    );
     let head = Style::default().fg(t.dim).add_modifier(Modifier::BOLD);
     let mut x = inner.x + 1;
     let end = inner.x + inner.width;
@@ -242,10 +276,10 @@ fn draw_row(
         }
         match col {
             Col::Id => {
-                put(buf, cx, y, &o.info.order_id, cw, base);
+                put_clipped(buf, cx, y, &o.info.order_id, cw, base);
             }
             Col::Sym => {
-                put(buf, cx, y, &o.info.symbol, cw, base);
+                put_clipped(buf, cx, y, &o.info.symbol, cw, base);
             }
             Col::Side => {
                 let (side, side_color) = match o.info.side {
