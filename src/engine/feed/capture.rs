@@ -11,12 +11,11 @@
 use std::fs::File;
 use std::io::{BufReader, ErrorKind, Read};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
 
-use super::chain::{chain, ChainCursor, ChainWriter, Chunk};
+use super::chain::{chain, ChainCursor, ChainWriter};
 
 /// Size of the chunks handed from the inflating thread to the reader.
 const CHUNK: usize = 128 * 1024;
@@ -28,8 +27,7 @@ const AHEAD: usize = 12;
 #[derive(Debug, Clone)]
 pub struct LineReader {
     cursor: ChainCursor<Vec<u8>>,
-    /// The chunk being read (None before the first) and the read position.
-    chunk: Option<Arc<Chunk<Vec<u8>>>>,
+    /// Read position in the cursor's current chunk.
     pos: usize,
 }
 
@@ -76,27 +74,20 @@ impl LineReader {
     }
 
     fn over(cursor: ChainCursor<Vec<u8>>) -> LineReader {
-        LineReader {
-            cursor,
-            chunk: None,
-            pos: 0,
-        }
+        LineReader { cursor, pos: 0 }
     }
 
     /// The next line without its newline (a trailing '\r' is kept), or None
     /// at the end of the data.
     #[inline]
     pub fn next_line(&mut self) -> Option<&[u8]> {
-        loop {
-            if let Some(c) = &self.chunk {
-                if self.pos < c.len() {
-                    break;
-                }
+        while self.cursor.current().is_none_or(|c| self.pos >= c.len()) {
+            if !self.cursor.advance() {
+                return None;
             }
-            self.chunk = Some(self.cursor.advance()?.clone());
             self.pos = 0;
         }
-        let chunk: &[u8] = self.chunk.as_deref().map(|c| c.as_slice())?;
+        let chunk = self.cursor.current()?;
         let rest = &chunk[self.pos..];
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let start = self.pos;

@@ -194,9 +194,20 @@ impl<T> ChainWriter<T> {
 }
 
 impl<T> ChainCursor<T> {
-    /// Move to the next chunk, waiting for the producer if needed; None at
+    /// The chunk being read; None before the first `advance`.
+    pub(crate) fn current(&self) -> Option<&T> {
+        self.current.data.as_ref()
+    }
+
+    /// The chunk being read, shared (to keep reading it while the cursor is
+    /// borrowed elsewhere).
+    pub(crate) fn current_chunk(&self) -> &Arc<Chunk<T>> {
+        &self.current
+    }
+
+    /// Move to the next chunk, waiting for the producer if needed; false at
     /// the end of the chain.
-    pub(crate) fn advance(&mut self) -> Option<&Arc<Chunk<T>>> {
+    pub(crate) fn advance(&mut self) -> bool {
         let next = match self.current.next.get() {
             Some(n) => n.clone(),
             None => {
@@ -206,7 +217,7 @@ impl<T> ChainCursor<T> {
                         break n.clone();
                     }
                     if s.done {
-                        return None;
+                        return false;
                     }
                     s.hungry = true;
                     self.shared.changed.notify_all();
@@ -221,7 +232,7 @@ impl<T> ChainCursor<T> {
         // Replacing the current chunk may free it (outside the lock: freeing
         // takes the lock).
         self.current = next;
-        Some(&self.current)
+        true
     }
 
     /// Whether the input ended early or was damaged; None until the
@@ -255,8 +266,8 @@ mod tests {
 
     fn read_all(mut c: ChainCursor<u32>) -> Vec<u32> {
         let mut v = Vec::new();
-        while let Some(chunk) = c.advance() {
-            v.push(***chunk);
+        while c.advance() {
+            v.push(*c.current().unwrap());
         }
         v
     }
@@ -298,8 +309,8 @@ mod tests {
             fresh
         });
         let mut seen = 0u8;
-        while let Some(chunk) = c.advance() {
-            assert_eq!(chunk[0], seen);
+        while c.advance() {
+            assert_eq!(c.current().unwrap()[0], seen);
             seen = seen.wrapping_add(1);
             assert!(shared.lock().live <= 4, "producer ran ahead");
         }

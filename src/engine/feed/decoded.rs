@@ -6,6 +6,7 @@
 //! Decoding a depth update therefore allocates nothing per message, and the
 //! consumer reads the levels in place instead of copying them out.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -20,22 +21,22 @@ const LINES_PER_CHUNK: usize = 1024;
 
 /// The fixed-size part of a decoded line; `valid` is false for a line that
 /// is not a message of the venue's format.
-#[derive(Debug, Clone, Copy)]
-struct Record {
-    valid: bool,
-    kind: RawKind,
-    aggressor_sold: bool,
-    off_grid: u32,
-    recv_ns: u64,
-    first_id: u64,
-    last_id: u64,
-    bid: Level,
-    ask: Level,
-    price: Px,
-    qty: Qty,
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Record {
+    pub valid: bool,
+    pub kind: RawKind,
+    pub aggressor_sold: bool,
+    pub off_grid: u32,
+    pub recv_ns: u64,
+    pub first_id: u64,
+    pub last_id: u64,
+    pub bid: Level,
+    pub ask: Level,
+    pub price: Px,
+    pub qty: Qty,
     /// Ranges of the bid and ask levels in the chunk's `levels`.
-    bids: (u32, u32),
-    asks: (u32, u32),
+    bid_levels: (u32, u32),
+    ask_levels: (u32, u32),
 }
 
 /// Decoded lines of one chunk of the capture.
@@ -45,21 +46,20 @@ pub(crate) struct DecodedChunk {
     levels: Vec<Level>,
 }
 
-/// A decoded message, borrowed from its chunk.
+/// A decoded message, borrowed from its chunk: the record's fields (through
+/// `Deref`) and its level lists.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Msg<'a> {
-    pub kind: RawKind,
-    pub recv_ns: u64,
-    pub first_id: u64,
-    pub last_id: u64,
+    record: &'a Record,
     pub bids: &'a [Level],
     pub asks: &'a [Level],
-    pub bid: Level,
-    pub ask: Level,
-    pub price: Px,
-    pub qty: Qty,
-    pub aggressor_sold: bool,
-    pub off_grid: u32,
+}
+
+impl Deref for Msg<'_> {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        self.record
+    }
 }
 
 impl DecodedChunk {
@@ -74,23 +74,14 @@ impl DecodedChunk {
         self.records.len()
     }
 
+    fn clear(&mut self) {
+        self.records.clear();
+        self.levels.clear();
+    }
+
     fn push(&mut self, decoded: Result<&RawMessage, Malformed>) {
         let Ok(m) = decoded else {
-            self.records.push(Record {
-                valid: false,
-                kind: RawKind::Unknown,
-                aggressor_sold: false,
-                off_grid: 0,
-                recv_ns: 0,
-                first_id: 0,
-                last_id: 0,
-                bid: (0, 0),
-                ask: (0, 0),
-                price: 0,
-                qty: 0,
-                bids: (0, 0),
-                asks: (0, 0),
-            });
+            self.records.push(Record::default());
             return;
         };
         let mut span = |levels: &[Level]| {
@@ -98,8 +89,8 @@ impl DecodedChunk {
             self.levels.extend_from_slice(levels);
             (start, self.levels.len() as u32)
         };
-        let bids = span(&m.bids);
-        let asks = span(&m.asks);
+        let bid_levels = span(&m.bids);
+        let ask_levels = span(&m.asks);
         self.records.push(Record {
             valid: true,
             kind: m.kind,
@@ -112,31 +103,22 @@ impl DecodedChunk {
             ask: m.ask,
             price: m.price,
             qty: m.qty,
-            bids,
-            asks,
+            bid_levels,
+            ask_levels,
         });
     }
 
     /// Message `i`, or None when that line was not a valid message.
     pub(crate) fn message(&self, i: usize) -> Option<Msg<'_>> {
-        let r = &self.records[i];
-        if !r.valid {
+        let record = &self.records[i];
+        if !record.valid {
             return None;
         }
         let slice = |(a, b): (u32, u32)| &self.levels[a as usize..b as usize];
         Some(Msg {
-            kind: r.kind,
-            recv_ns: r.recv_ns,
-            first_id: r.first_id,
-            last_id: r.last_id,
-            bids: slice(r.bids),
-            asks: slice(r.asks),
-            bid: r.bid,
-            ask: r.ask,
-            price: r.price,
-            qty: r.qty,
-            aggressor_sold: r.aggressor_sold,
-            off_grid: r.off_grid,
+            record,
+            bids: slice(record.bid_levels),
+            asks: slice(record.ask_levels),
         })
     }
 }
@@ -149,7 +131,7 @@ const AHEAD: usize = 8;
 #[derive(Debug, Clone)]
 pub(crate) struct DecodedReader {
     cursor: ChainCursor<DecodedChunk>,
-    chunk: Option<Arc<Chunk<DecodedChunk>>>,
+    /// Position in the cursor's current chunk.
     pos: usize,
 }
 
@@ -166,8 +148,7 @@ impl DecodedReader {
             .spawn(move || {
                 let take_chunk = |w: &ChainWriter<DecodedChunk>| match w.reuse() {
                     Some(mut c) => {
-                        c.records.clear();
-                        c.levels.clear();
+                        c.clear();
                         c
                     }
                     None => DecodedChunk::with_capacity(LINES_PER_CHUNK),
@@ -193,25 +174,19 @@ impl DecodedReader {
                 }
                 writer.finish(lines.truncated() == Some(true));
             })?;
-        Ok(DecodedReader {
-            cursor,
-            chunk: None,
-            pos: 0,
-        })
+        Ok(DecodedReader { cursor, pos: 0 })
     }
 
     /// The chunk holding the next line and the line's index in it.
     pub(crate) fn next(&mut self) -> Option<(Arc<Chunk<DecodedChunk>>, usize)> {
-        loop {
-            if let Some(c) = &self.chunk {
-                if self.pos < c.len() {
-                    self.pos += 1;
-                    return Some((c.clone(), self.pos - 1));
-                }
+        while self.cursor.current().is_none_or(|c| self.pos >= c.len()) {
+            if !self.cursor.advance() {
+                return None;
             }
-            self.chunk = Some(self.cursor.advance()?.clone());
             self.pos = 0;
         }
+        self.pos += 1;
+        Some((self.cursor.current_chunk().clone(), self.pos - 1))
     }
 
     /// Whether the capture ended early; None while still decoding.

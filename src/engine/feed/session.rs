@@ -91,10 +91,9 @@ pub fn default_orders(symbol: &str, volume: f64, lot: f64) -> Vec<OrderConfig> {
 /// its market parameters are replaced by the capture's); without one, the
 /// default TWAP and Almgren–Chriss orders are created.
 pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<ReplaySetup> {
-    // The profile reads the whole capture through a source of its own: the
-    // engine's source then starts fresh, and chunks it has passed are freed
-    // (a clone kept at the start would pin the whole capture in memory).
-    let p = profile(open_capture(path, HandlerOptions::default())?.as_ref());
+    // The profile reads the whole capture through a source of its own, and
+    // the engine's source starts fresh.
+    let p = profile(open_capture(path, HandlerOptions::default())?);
     let source = open_capture(path, HandlerOptions::default())?;
     if p.trades == 0 || p.first_mid_ticks <= 0.0 {
         bail!(

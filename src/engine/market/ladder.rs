@@ -190,10 +190,6 @@ impl<V> PriceLadder<V> {
         }
     }
 
-    pub fn contains(&self, price: Px) -> bool {
-        self.get(price).is_some()
-    }
-
     /// Insert or replace; returns the previous value.
     #[inline]
     pub fn insert(&mut self, price: Px, value: V) -> Option<V> {

@@ -215,9 +215,10 @@ impl CaptureProfile {
     }
 }
 
-/// Read a whole feed (a clone of it) and summarise it.
-pub fn profile(source: &dyn FeedSource) -> CaptureProfile {
-    let mut s = source.boxed_clone();
+/// Read a whole feed and summarise it. The feed is consumed: a clone read
+/// while the original waits at the start would hold the whole capture in
+/// memory (see `feed::chain`).
+pub fn profile(mut s: Box<dyn FeedSource>) -> CaptureProfile {
     let mut p = CaptureProfile {
         first_recv_ns: 0,
         last_recv_ns: 0,
