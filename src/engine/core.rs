@@ -303,6 +303,16 @@ impl Engine {
         Some(s.mid_ticks() * s.spec.tick_size)
     }
 
+    /// The mid as clients see it in market summaries: the middle of the best
+    /// bid and offer across the lit venues that are up, or the last trade
+    /// when a side is empty (`mid_price` falls back on the latent price,
+    /// which no client sees).
+    pub fn quote_mid(&self, symbol: &str) -> Option<f64> {
+        let s = &self.market.symbols[self.market.symbol_index(symbol)?];
+        let ticks = s.quote().mid().or(s.tape.last_trade_px.map(|p| p as f64))?;
+        Some(ticks * s.spec.tick_size)
+    }
+
     /// Ids of the models that serve decisions, each once: those behind the
     /// orders' strategies (and strategy overrides), then the loaded policy,
     /// which any order created or switched to `adaptive` later would use.

@@ -11,16 +11,6 @@
 use crate::engine::Engine;
 use crate::protocol::Ts;
 
-/// The quote mid of `symbol` as the market summaries report it: the middle
-/// of the best bid and offer across the lit venues that are up, or the last
-/// trade when a side is empty.
-pub fn quote_mid(engine: &Engine, symbol: &str) -> Option<f64> {
-    let market = engine.market();
-    let s = &market.symbols[market.symbol_index(symbol)?];
-    let ticks = s.quote().mid().or(s.tape.last_trade_px.map(|p| p as f64))?;
-    Some(ticks * s.spec.tick_size)
-}
-
 /// Requests `(symbol, instant)` and, once sampled, their mids.
 #[derive(Debug, Clone, Default)]
 pub struct MidSampler {
@@ -57,7 +47,7 @@ impl MidSampler {
             if self.requests[i].1 >= next {
                 break;
             }
-            self.mids[i] = quote_mid(engine, &self.requests[i].0);
+            self.mids[i] = engine.quote_mid(&self.requests[i].0);
             self.next += 1;
         }
     }
@@ -69,7 +59,7 @@ impl MidSampler {
         let end = engine.now();
         self.ended_at = Some(end);
         while let Some(&i) = self.by_time.get(self.next) {
-            self.mids[i] = quote_mid(engine, &self.requests[i].0);
+            self.mids[i] = engine.quote_mid(&self.requests[i].0);
             self.past_end += (self.requests[i].1 > end) as usize;
             self.next += 1;
         }
