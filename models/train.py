@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Train vigil's decision models from a dataset made by `vigil dataset`.
 
-policy.onnx  -- a multi-layer perceptron (scikit-learn MLPClassifier) that
-                predicts the cheapest action from the features.
+policy.onnx  -- a multi-layer perceptron (scikit-learn MLPRegressor) that
+                predicts every action's advantage (its rollout cost minus the
+                mean over actions) from the features; the probabilities are a
+                softmax of the negated predictions at a temperature fitted on
+                held-out rows (temperature scaling), so the engine takes the
+                action it expects to be cheapest and its confidence means
+                something.
 shadow.onnx  -- a multinomial logistic regression trained with balanced class
                 weights: another model family and another training mix, so it
                 disagrees with the policy where the policy leans on non-linear
@@ -14,7 +19,7 @@ weights, with the input standardisation folded into the first layer, a named
 batch dimension and a single `probabilities` output: the form tract (the
 embedded backend) accepts. Each file carries the contract in its metadata.
 
-Usage: python models/train.py DATA.csv [--out models] [--seed 0]
+Usage: python models/train.py DATA.csv [--out models] [--seed 0] [--noise-before OLD.schema.json]
 """
 import argparse
 import csv
@@ -27,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPRegressor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,7 +44,7 @@ def load_contract():
 
 
 def load_rows(path, features, actions):
-    X, costs, seeds, taken = [], [], [], []
+    X, costs, seeds, taken, sources = [], [], [], [], []
     with open(path) as f:
         for row in csv.DictReader(f):
             if not row["best_action"]:
@@ -48,7 +53,48 @@ def load_rows(path, features, actions):
             costs.append([float(row["cost_" + a]) for a in actions])
             seeds.append(int(row["seed"]))
             taken.append(actions.index(row["action_taken"]))
-    return np.array(X, dtype=np.float64), np.array(costs), np.array(seeds), np.array(taken)
+            sources.append(row["source"])
+    return (np.array(X, dtype=np.float64), np.array(costs), np.array(seeds), np.array(taken),
+            np.array(sources))
+
+
+def load_noise(path, schema=False):
+    """The label-noise figures `vigil dataset` wrote into the dataset's schema."""
+    p = path if schema else os.path.splitext(path)[0] + ".schema.json"
+    try:
+        with open(p) as f:
+            s = json.load(f)
+    except OSError:
+        return None
+    return {"noise": s.get("label_noise"), "options": s.get("options")}
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class AdvantagePolicy:
+    """An MLP regressor of per-action advantages, read as probabilities
+    softmax(-advantage / temperature)."""
+
+    def __init__(self, mlp, temperature):
+        self.mlp, self.temperature = mlp, temperature
+        self.classes_ = np.arange(mlp.coefs_[-1].shape[1])
+
+    def predict_proba(self, Z):
+        return softmax(-self.mlp.predict(Z) / self.temperature)
+
+
+def fit_temperature(pred, best):
+    """Temperature scaling (Guo et al., "On calibration of modern neural
+    networks", ICML 2017): the T that maximises the likelihood of the
+    cheapest action under softmax(-pred / T)."""
+    grid = np.exp(np.linspace(np.log(0.05), np.log(200.0), 200))
+    rows = np.arange(len(best))
+    nll = [-np.log(softmax(-pred / t)[rows, best] + 1e-12).mean() for t in grid]
+    return float(grid[int(np.argmin(nll))])
 
 
 def full_probs(model, X, n_actions):
@@ -134,9 +180,10 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--noise-before", help="schema of an earlier dataset, to compare label noise in the card")
     args = ap.parse_args()
     version, features, actions = load_contract()
-    X, costs, seeds, taken = load_rows(args.data, features, actions)
+    X, costs, seeds, taken, sources = load_rows(args.data, features, actions)
     if len(X) < 50:
         sys.exit(f"{args.data}: only {len(X)} labelled rows, too few to train")
     y = costs.argmin(axis=1)
@@ -149,9 +196,26 @@ def main():
     std = X[~test].std(axis=0) + 1e-6
     Z = (X - mean) / std
 
-    mlp = MLPClassifier(hidden_layer_sizes=(32, 16), alpha=1e-3, max_iter=600, early_stopping=True,
-                        random_state=args.seed)
-    mlp.fit(Z[~test], y[~test])
+    # Advantages: the part of an action's cost that depends on the action.
+    # Heavy tails (a rollout caught in a sweep) are winsorised so a few rows
+    # cannot dominate the squared loss.
+    adv = costs - costs.mean(axis=1, keepdims=True)
+    lo, hi = np.percentile(adv[~test], [1, 99])
+    adv_fit = np.clip(adv, lo, hi)
+    # A validation split inside the training episodes fits the temperature.
+    train_seeds = np.array(sorted(set(uniq.tolist()) - test_seeds))
+    val_seeds = set(rng.choice(train_seeds, size=max(1, len(train_seeds) // 5), replace=False).tolist())
+    val = np.array([s in val_seeds for s in seeds]) & ~test
+    fit = ~test & ~val
+    mlp = MLPRegressor(hidden_layer_sizes=(64, 32), alpha=1e-3, max_iter=800, early_stopping=True,
+                       random_state=args.seed)
+    mlp.fit(Z[fit], adv_fit[fit])
+    temperature = fit_temperature(mlp.predict(Z[val]), y[val])
+    # Refit on all training episodes with the same settings.
+    mlp = MLPRegressor(hidden_layer_sizes=(64, 32), alpha=1e-3, max_iter=800, early_stopping=True,
+                       random_state=args.seed)
+    mlp.fit(Z[~test], adv_fit[~test])
+    policy = AdvantagePolicy(mlp, temperature)
     lr = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
     lr.fit(Z[~test], y[~test])
 
@@ -160,18 +224,29 @@ def main():
         "rows": int(len(X)), "train_rows": int((~test).sum()), "test_rows": int(test.sum()),
         "episodes": int(len(uniq)), "test_episodes": sorted(int(s) for s in test_seeds),
         "label_distribution": {a: int((y == i).sum()) for i, a in enumerate(actions)},
-        "policy": evaluate("policy (MLP)", full_probs(mlp, Z[test], n), costs[test], taken[test]),
+        "sources": {str(k): int((sources == k).sum()) for k in np.unique(sources)},
+        "policy": evaluate("policy (MLP advantages)", full_probs(policy, Z[test], n), costs[test], taken[test]),
         "shadow": evaluate("shadow (logistic)", full_probs(lr, Z[test], n), costs[test], taken[test]),
     }
+    metrics["policy"]["temperature_bps"] = temperature
+    pred = mlp.predict(Z[test])
+    resid = adv[test] - pred
+    metrics["policy"]["advantage_r2"] = float(1 - (resid ** 2).sum() / ((adv[test] - adv[test].mean(axis=0)) ** 2).sum())
+    metrics["label_noise"] = load_noise(args.data)
+    if args.noise_before:
+        metrics["label_noise_before"] = load_noise(args.noise_before, schema=True)
     for a in range(n):
         metrics.setdefault("always", {})[actions[a]] = float(costs[test][:, a].mean())
 
+    # probabilities = softmax(-advantage / T): the last layer absorbs -1/T.
     mlp_layers = [(W, b) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+    W_last, b_last = mlp_layers[-1]
+    mlp_layers[-1] = (-W_last / temperature, -b_last / temperature)
     lr_layers = [(lr.coef_.T, lr.intercept_)]
     if lr.coef_.shape[0] == 1:  # binary case: sklearn keeps one row
         lr_layers = [(np.hstack([-lr.coef_.T, lr.coef_.T]) / 2, np.array([-lr.intercept_[0], lr.intercept_[0]]) / 2)]
     h_policy = export(os.path.join(args.out, "policy.onnx"), "policy", mlp_layers, mean, std, version, features,
-                      actions, n, mlp.classes_)
+                      actions, n, policy.classes_)
     h_shadow = export(os.path.join(args.out, "shadow.onnx"), "shadow", lr_layers, mean, std, version, features,
                       actions, n, lr.classes_)
     metrics["policy"]["sha256_prefix"] = h_policy
@@ -179,7 +254,7 @@ def main():
 
     # The exported graphs must reproduce scikit-learn's probabilities.
     import onnxruntime as ort
-    for name, model in (("policy", mlp), ("shadow", lr)):
+    for name, model in (("policy", policy), ("shadow", lr)):
         sess = ort.InferenceSession(os.path.join(args.out, name + ".onnx"))
         got = sess.run(["probabilities"], {"features": X[test][:200].astype(np.float32)})[0]
         want = full_probs(model, Z[test][:200], n)

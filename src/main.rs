@@ -37,98 +37,19 @@ enum Commands {
     Record(vigil::replay::cli::RecordArgs),
     /// Post-trade report of a recording: costs, the model, interventions, counterfactuals, charts.
     Report(vigil::report::cli::ReportArgs),
-    /// The model contract and model files.
+    /// The model contract, model files and the model registry.
     #[command(subcommand)]
-    Model(ModelCommand),
+    Model(vigil::model::cli::ModelCommand),
     /// Generate training data from the simulator (rollouts) or from recorded sessions.
-    Dataset(DatasetArgs),
+    Dataset(vigil::learn::cli::DatasetArgs),
     /// Run every strategy on held-out seeds and compare implementation shortfall.
-    Eval(EvalArgs),
-}
-
-#[derive(Subcommand)]
-enum ModelCommand {
-    /// Write the feature/action contract (default models/features.json); --check compares instead.
-    Contract {
-        #[arg(long, default_value = "models/features.json")]
-        out: PathBuf,
-        /// Fail if the file differs from this build's contract instead of writing it.
-        #[arg(long)]
-        check: bool,
-    },
-    /// Inference latency per decision (batch 1) on the chosen backend.
-    Bench {
-        file: PathBuf,
-        #[command(flatten)]
-        onnx: OnnxArgs,
-        /// Number of timed inferences.
-        #[arg(long, default_value_t = 20_000)]
-        iterations: usize,
-    },
-    /// Load a model, validate its contract, report inputs/outputs and a test inference.
-    Check {
-        file: PathBuf,
-        #[command(flatten)]
-        onnx: OnnxArgs,
-        /// Feature vectors to score (JSON array of arrays); prints the probabilities as JSON.
-        #[arg(long)]
-        inputs: Option<PathBuf>,
-    },
-}
-
-#[derive(clap::Args)]
-struct OnnxArgs {
-    /// Use ONNX Runtime from this shared library instead of the embedded tract backend
-    /// (also VIGIL_ORT_DYLIB).
-    #[arg(long, env = "VIGIL_ORT_DYLIB")]
-    onnx_runtime: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct DatasetArgs {
-    /// Scenarios to simulate (episodes cycle through them).
-    #[arg(long, num_args = 1.., default_value = "regime_shift")]
-    scenario: Vec<String>,
-    #[arg(long, default_value_t = 4)]
-    episodes: usize,
-    /// First seed; episode e uses seed + e. Evaluation seeds start at 1,000,000.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Recorded sessions to turn into data instead of simulating.
-    #[arg(long, num_args = 1..)]
-    from: Vec<PathBuf>,
-    /// Cost window after each decision, in simulated seconds.
-    #[arg(long, default_value_t = 300.0)]
-    horizon: f64,
-    /// Share of decision points that get rollouts.
-    #[arg(long, default_value_t = 0.1)]
-    sample: f64,
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// Output CSV (its schema goes next to it as .schema.json).
-    #[arg(long)]
-    out: PathBuf,
-}
-
-#[derive(clap::Args)]
-struct EvalArgs {
-    #[arg(long, default_value = "regime_shift")]
-    scenario: String,
-    #[arg(long, default_value_t = 10)]
-    seeds: usize,
-    /// Strategies to compare.
-    #[arg(long, num_args = 1.., default_values = ["twap", "vwap", "pov", "almgren_chriss", "adaptive"])]
-    strategies: Vec<String>,
-    /// Policy model for the adaptive strategy (default models/policy.onnx).
-    #[arg(long)]
-    policy: Option<PathBuf>,
-    #[command(flatten)]
-    onnx: OnnxArgs,
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
+    Eval(vigil::learn::cli::EvalArgs),
+    /// The built-in scenarios and families, and the day a family draws for a seed.
+    #[command(subcommand)]
+    Scenario(vigil::engine::scenario_cli::ScenarioCommand),
+    /// Checks the simulator must pass: square-root impact, no free lunch, the big order.
+    #[command(subcommand)]
+    Calibrate(vigil::learn::cli::CalibrateCommand),
 }
 
 #[derive(clap::Args)]
@@ -250,9 +171,11 @@ fn run() -> Result<()> {
         Commands::Replay(args) => vigil::replay::cli::replay(args),
         Commands::Record(args) => vigil::replay::cli::record(args),
         Commands::Report(args) => vigil::report::cli::run(args),
-        Commands::Model(cmd) => run_model(cmd),
-        Commands::Dataset(args) => run_dataset(args),
-        Commands::Eval(args) => run_eval(args),
+        Commands::Model(cmd) => vigil::model::cli::run(cmd),
+        Commands::Dataset(args) => vigil::learn::cli::dataset(args),
+        Commands::Eval(args) => vigil::learn::cli::eval(args),
+        Commands::Scenario(cmd) => vigil::engine::scenario_cli::run(cmd),
+        Commands::Calibrate(cmd) => vigil::learn::cli::calibrate(cmd),
     }
 }
 
@@ -275,7 +198,10 @@ fn check_speed(speed: f64) -> Result<()> {
 
 async fn run_demo(args: DemoArgs) -> Result<()> {
     check_speed(args.speed)?;
-    let scenario = Scenario::load(args.market.scenario.as_deref().unwrap_or("default"))?;
+    let scenario = Scenario::load_seeded(
+        args.market.scenario.as_deref().unwrap_or("default"),
+        args.market.seed,
+    )?;
     // A one-off token: the embedded engine listens on loopback only.
     let token = format!("demo-{:016x}", rand::random::<u64>());
     let mut tokens = Tokens::default();
@@ -307,7 +233,7 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
         .session
         .scenario
         .as_deref()
-        .map(Scenario::load)
+        .map(|s| Scenario::load_seeded(s, args.session.seed))
         .transpose()?;
     let replay = match args.market.as_str() {
         "sim" => None,
@@ -389,160 +315,6 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
             running.handle.shutdown();
             println!("shutting down");
         }
-    }
-    Ok(())
-}
-
-fn run_model(cmd: ModelCommand) -> Result<()> {
-    use vigil::model::contract::contract_file_text;
-    use vigil::model::onnx::{init_backend, PolicyModel};
-    match cmd {
-        ModelCommand::Contract { out, check } => {
-            let want = contract_file_text();
-            if check {
-                let have = std::fs::read_to_string(&out)
-                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", out.display()))?;
-                if have != want {
-                    bail!(
-                        "{} is out of date: run `vigil model contract` and commit it",
-                        out.display()
-                    );
-                }
-                println!("{} matches the contract", out.display());
-            } else {
-                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::write(&out, want)?;
-                println!("wrote {}", out.display());
-            }
-            Ok(())
-        }
-        ModelCommand::Bench {
-            file,
-            onnx,
-            iterations,
-        } => {
-            let backend = init_backend(onnx.onnx_runtime.as_deref())?;
-            let model = PolicyModel::load(&file)?;
-            let n = vigil::model::contract::FEATURE_COUNT;
-            // Varied inputs, so no backend can cache one answer.
-            let inputs: Vec<Vec<f64>> = (0..256)
-                .map(|i| {
-                    (0..n)
-                        .map(|j| (((i * n + j) as f64 * 0.618).fract() - 0.5) * 2.0)
-                        .collect()
-                })
-                .collect();
-            for x in inputs.iter().take(200) {
-                model.predict(x)?;
-            }
-            let mut lat = Vec::with_capacity(iterations);
-            for i in 0..iterations.max(1) {
-                let t = std::time::Instant::now();
-                std::hint::black_box(model.predict(&inputs[i % inputs.len()])?);
-                lat.push(t.elapsed());
-            }
-            lat.sort();
-            let us = |p: f64| vigil::bench::percentile(&lat, p).as_secs_f64() * 1e6;
-            println!(
-                "{} on {backend}: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs over {} inferences (batch 1)",
-                model.id,
-                us(0.5),
-                us(0.99),
-                lat.iter().map(|d| d.as_secs_f64()).sum::<f64>() / lat.len() as f64 * 1e6,
-                lat.len()
-            );
-            Ok(())
-        }
-        ModelCommand::Check { file, onnx, inputs } => {
-            let backend = init_backend(onnx.onnx_runtime.as_deref())?;
-            let model = PolicyModel::load(&file)?;
-            if let Some(path) = inputs {
-                let text = std::fs::read_to_string(&path)?;
-                let rows: Vec<Vec<f64>> = serde_json::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: expected a JSON array of feature arrays: {e}",
-                        path.display()
-                    )
-                })?;
-                let out: Vec<Vec<f64>> = rows
-                    .iter()
-                    .map(|r| model.predict(r))
-                    .collect::<Result<_, _>>()?;
-                println!("{}", serde_json::to_string(&out)?);
-                return Ok(());
-            }
-            let report = model.report()?;
-            println!("model    {}", report.id);
-            println!("backend  {backend}");
-            println!(
-                "contract version {} (features and actions match)",
-                report.contract_version
-            );
-            for i in &report.inputs {
-                println!("input    {i}");
-            }
-            for o in &report.outputs {
-                println!("output   {o}");
-            }
-            let probs = model.predict(&[0.0; vigil::model::contract::FEATURE_COUNT])?;
-            let names: Vec<_> = vigil::model::Action::ALL.iter().map(|a| a.name()).collect();
-            let shown: Vec<String> = names
-                .iter()
-                .zip(&probs)
-                .map(|(n, p)| format!("{n}={p:.3}"))
-                .collect();
-            println!("test inference (all features 0): {}", shown.join(" "));
-            Ok(())
-        }
-    }
-}
-
-fn run_dataset(args: DatasetArgs) -> Result<()> {
-    use vigil::learn::dataset;
-    let summary = if args.from.is_empty() {
-        let opts = dataset::DatasetOptions {
-            scenarios: args.scenario,
-            episodes: args.episodes,
-            seed: args.seed,
-            horizon_s: args.horizon,
-            sample_prob: args.sample,
-            threads: args.threads,
-            ..Default::default()
-        };
-        if opts.seed + opts.episodes as u64 > vigil::learn::eval::HELD_OUT_SEED_BASE {
-            bail!(
-                "training seeds must stay below {} (held out for evaluation)",
-                vigil::learn::eval::HELD_OUT_SEED_BASE
-            );
-        }
-        dataset::from_simulator(&opts, &args.out)?
-    } else {
-        dataset::from_recordings(&args.from, args.horizon, &args.out)?
-    };
-    println!(
-        "wrote {} rows to {} (schema {})",
-        summary.rows,
-        summary.csv.display(),
-        summary.schema.display()
-    );
-    Ok(())
-}
-
-fn run_eval(args: EvalArgs) -> Result<()> {
-    vigil::model::onnx::init_backend(args.onnx.onnx_runtime.as_deref())?;
-    let report = vigil::learn::eval::run(&vigil::learn::eval::EvalOptions {
-        scenario: args.scenario,
-        seeds: args.seeds,
-        strategies: args.strategies,
-        policy_path: args.policy,
-        threads: args.threads,
-    })?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print!("{}", report.table());
     }
     Ok(())
 }

@@ -296,6 +296,27 @@ impl Engine {
         }
     }
 
+    /// Make the next `decisions` decisions of a working order take `action`
+    /// without re-planning its schedule, as a rollout needs: the action is
+    /// measured against the schedule the order really has (a trader's
+    /// override re-plans from where the order stands).
+    pub fn force_action(&mut self, order_id: &str, action: Action, decisions: u32) -> Result<(), String> {
+        let i = self.live_order(order_id)?;
+        self.orders[i].override_ = Some(ActiveOverride {
+            action: Some(action),
+            strategy: None,
+            remaining: Some(decisions.max(1)),
+            user: "rollout".into(),
+            replan: false,
+        });
+        Ok(())
+    }
+
+    /// Draw the market's future from new random streams (see `Market::reseed`).
+    pub fn reseed_market(&mut self, salt: u64) {
+        self.market.reseed(salt);
+    }
+
     /// Mid price (in price units) of a symbol right now.
     pub fn mid_price(&self, symbol: &str) -> Option<f64> {
         let i = self.market.symbol_index(symbol)?;
@@ -498,7 +519,7 @@ impl Engine {
         };
         match ev {
             ScenarioEvent::Regime { symbol, regime, .. } => {
-                self.market.set_regime(sym, regime);
+                self.market.set_regime(self.now, sym, regime);
                 self.alert(
                     None,
                     Severity::Warning,
@@ -540,7 +561,7 @@ impl Engine {
                 ..
             } => {
                 let until = self.now + (duration_s * 1e9) as u64;
-                self.market.vol_shock(sym, factor, until);
+                self.market.vol_shock(self.now, sym, factor, until);
                 self.alert(
                     None,
                     Severity::Warning,
@@ -1261,10 +1282,12 @@ impl Engine {
         o.dark_sent *= 0.8;
         o.dark_filled *= 0.8;
         let mut override_lapsed = false;
+        let mut replan = false;
         if let Some(ov) = &mut o.override_ {
             if let Some(r) = &mut ov.remaining {
                 *r = r.saturating_sub(1);
                 override_lapsed = *r == 0;
+                replan = ov.replan;
             }
         }
         let info = DecisionInfo {
@@ -1294,8 +1317,10 @@ impl Engine {
         self.forget_done_children(i);
         if override_lapsed {
             self.orders[i].override_ = None;
-            self.orders[i].anchor_ts = self.now;
-            self.orders[i].anchor_filled = self.orders[i].filled;
+            if replan {
+                self.orders[i].anchor_ts = self.now;
+                self.orders[i].anchor_filled = self.orders[i].filled;
+            }
             self.emit_params(i);
         }
         if !self.orders[i].state.is_terminal() {
@@ -1593,6 +1618,7 @@ impl Engine {
                     strategy,
                     remaining: *decisions,
                     user: user.to_string(),
+                    replan: true,
                 });
                 o.anchor_ts = self.now.max(o.start_ts);
                 o.anchor_filled = o.filled;

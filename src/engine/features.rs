@@ -72,6 +72,7 @@ pub fn raw(
     } else {
         0.0
     };
+    let momentum = |seconds: usize| momentum_z(sym, mid, vol_long, seconds);
     [
         order.end_ts.saturating_sub(now) as f64 / horizon,
         order.remaining() as f64 / qty,
@@ -86,7 +87,23 @@ pub fn raw(
         sign * ret,
         dark_rate,
         participation,
+        sign * momentum(300),
+        sign * momentum(1800),
     ]
+}
+
+/// Mid move over the last `seconds` (or the history kept, if shorter) as a
+/// z-score: its size against what the long-horizon volatility makes typical
+/// over that time. A trend shows as a persistent score far from zero.
+fn momentum_z(sym: &SymbolMarket, mid: f64, vol_bps: f64, seconds: usize) -> f64 {
+    let Some(then) = sym.tape.mid_seconds_ago(seconds) else {
+        return 0.0;
+    };
+    if then <= 0.0 || vol_bps <= 0.0 {
+        return 0.0;
+    }
+    let span = seconds.min(sym.tape.seconds_kept().saturating_sub(1)).max(1) as f64;
+    (mid - then) / then * 1e4 / (vol_bps * span.sqrt())
 }
 
 /// Normalised features, as models consume them and decision events carry them.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod core;
+pub mod family;
 pub mod features;
 pub mod feed;
 pub mod hub;
@@ -12,9 +13,10 @@ pub mod orders;
 pub mod risk;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_cli;
 pub mod serve;
 pub mod strategy;
 pub mod tactics;
 
 pub use self::core::{CommandOutcome, Engine, EngineOptions, SessionTimes};
-pub use scenario::Scenario;
+pub use scenario::{Scenario, ScenarioFile};

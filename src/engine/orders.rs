@@ -33,6 +33,9 @@ pub struct ActiveOverride {
     /// Decisions left; None = until released.
     pub remaining: Option<u32>,
     pub user: String,
+    /// Re-plan the schedule from where the order stands when the override
+    /// ends (a trader's override); a rollout's forced action does not.
+    pub replan: bool,
 }
 
 impl ActiveOverride {

@@ -7,7 +7,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::market::{Regime, SymbolSpec};
+use super::family;
+use super::market::{Dynamics, Regime, SymbolSpec};
 use crate::protocol::{RetuneParams, Side};
 
 /// Built-in scenarios, by name.
@@ -19,6 +20,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "regime_shift",
         include_str!("../../scenarios/regime_shift.toml"),
+    ),
+    (
+        "regime_family",
+        include_str!("../../scenarios/regime_family.toml"),
+    ),
+    (
+        "volatile_family",
+        include_str!("../../scenarios/volatile_family.toml"),
+    ),
+    (
+        "calm_family",
+        include_str!("../../scenarios/calm_family.toml"),
+    ),
+    (
+        "thin_family",
+        include_str!("../../scenarios/thin_family.toml"),
+    ),
+    (
+        "no_free_lunch",
+        include_str!("../../scenarios/no_free_lunch.toml"),
     ),
 ];
 
@@ -47,6 +68,9 @@ pub struct Scenario {
     pub market_summary_interval_s: f64,
     #[serde(default)]
     pub controls: Controls,
+    /// How the simulated market behaves (defaults: the calibrated market).
+    #[serde(default, skip_serializing_if = "Dynamics::is_default")]
+    pub dynamics: Dynamics,
     pub symbols: Vec<SymbolConfig>,
     #[serde(default)]
     pub events: Vec<ScenarioEvent>,
@@ -210,6 +234,79 @@ pub struct OrderConfig {
     pub params: RetuneParams,
 }
 
+/// A scenario file as written: a fixed scenario, or a family whose values
+/// may be distributions (see `family`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioFile {
+    pub name: String,
+    pub description: String,
+    origin: String,
+    doc: toml::Table,
+}
+
+impl ScenarioFile {
+    /// A built-in name or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> Result<ScenarioFile> {
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            return ScenarioFile::parse(text, name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            let names: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "no scenario \"{name_or_path}\": not a built-in ({}) and no such file",
+                names.join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario {}", path.display()))?;
+        ScenarioFile::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<ScenarioFile> {
+        let doc: toml::Table =
+            toml::from_str(text).with_context(|| format!("scenario {origin} is not valid TOML"))?;
+        let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let file = ScenarioFile {
+            name: field("name"),
+            description: field("description"),
+            origin: origin.to_string(),
+            doc,
+        };
+        // Catch mistakes when the file is read, not when a seed first hits them.
+        file.realise(None)?;
+        Ok(file)
+    }
+
+    pub fn is_family(&self) -> bool {
+        family::is_family(&self.doc)
+    }
+
+    /// The file's own default seed.
+    pub fn default_seed(&self) -> u64 {
+        self.doc
+            .get("seed")
+            .and_then(|v| v.as_integer())
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or_else(default_seed)
+    }
+
+    /// The concrete scenario for `seed` (default: the file's seed).
+    pub fn realise(&self, seed: Option<u64>) -> Result<Scenario> {
+        if !self.is_family() {
+            let mut s = Scenario::from_document(self.doc.clone(), &self.origin)?;
+            if let Some(seed) = seed {
+                s.seed = seed;
+            }
+            return Ok(s);
+        }
+        let seed = seed.unwrap_or_else(|| self.default_seed());
+        let doc = family::realise(&self.doc, seed)
+            .with_context(|| format!("scenario family {}", self.origin))?;
+        Scenario::from_document(doc, &format!("{} (seed {seed})", self.origin))
+    }
+}
+
 /// Parse `HH:MM:SS[.fff]` into nanoseconds since midnight.
 pub fn parse_clock(s: &str) -> Result<u64> {
     let parts: Vec<&str> = s.trim().split(':').collect();
@@ -238,27 +335,26 @@ pub fn format_clock(ts: u64) -> String {
 }
 
 impl Scenario {
-    /// A built-in name or a path to a TOML file.
+    /// A built-in name or a path to a TOML file. A family draws the day of
+    /// its default seed; use `load_seeded` to draw another.
     pub fn load(name_or_path: &str) -> Result<Scenario> {
-        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-            return Scenario::parse(text, name_or_path);
-        }
-        let path = Path::new(name_or_path);
-        if !path.exists() {
-            let names: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
-            bail!(
-                "no scenario \"{name_or_path}\": not a built-in ({}) and no such file",
-                names.join(", ")
-            );
-        }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading scenario {}", path.display()))?;
-        Scenario::parse(&text, &path.display().to_string())
+        ScenarioFile::load(name_or_path)?.realise(None)
+    }
+
+    /// A scenario as `seed` sees it: a fixed scenario as it is, a family's
+    /// day drawn from `seed` (default: the file's seed).
+    pub fn load_seeded(name_or_path: &str, seed: Option<u64>) -> Result<Scenario> {
+        ScenarioFile::load(name_or_path)?.realise(seed)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Scenario> {
-        let s: Scenario =
-            toml::from_str(text).with_context(|| format!("scenario {origin} is not valid"))?;
+        ScenarioFile::parse(text, origin)?.realise(None)
+    }
+
+    fn from_document(doc: toml::Table, origin: &str) -> Result<Scenario> {
+        let s: Scenario = toml::Value::Table(doc)
+            .try_into()
+            .with_context(|| format!("scenario {origin} is not valid"))?;
         s.validate().with_context(|| format!("scenario {origin}"))?;
         Ok(s)
     }
@@ -307,6 +403,7 @@ impl Scenario {
         if self.symbols.is_empty() {
             bail!("no symbols");
         }
+        self.dynamics.validate().map_err(anyhow::Error::msg)?;
         for s in &self.symbols {
             let positive = [
                 s.reference_price,
@@ -372,6 +469,7 @@ impl Scenario {
                     .collect(),
                 dark_pool: s.dark_pool.clone(),
                 regime: s.regime,
+                dynamics: self.dynamics,
             })
             .collect()
     }

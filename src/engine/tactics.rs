@@ -9,7 +9,9 @@ use crate::protocol::{OrderParams, Side};
 
 /// How much to execute this interval (lots), before the participation cap.
 /// Resting actions aim to be on schedule at the next decision; `aggressive`
-/// takes only the schedule's increment; `catch_up` takes the whole shortfall.
+/// takes only the schedule's increment; `catch_up` takes the whole shortfall;
+/// `ahead` also takes the next three increments, so repeated it runs ahead of
+/// the schedule (as far as the participation cap lets it).
 pub fn target_qty(
     action: Action,
     sched_now: f64,
@@ -24,6 +26,7 @@ pub fn target_qty(
         Action::Passive | Action::Dark | Action::Mixed => to_next,
         Action::Aggressive => increment.max(to_next.min(increment * 2.0)),
         Action::CatchUp => to_next,
+        Action::Ahead => to_next + 3.0 * increment,
     };
     q.min(remaining).max(0.0).round()
 }
@@ -112,7 +115,7 @@ pub fn plan(sym: &SymbolMarket, t: &TacticInput) -> Vec<Proposal> {
             None => passive(sym, t, &lit, t.qty, &mut out),
         },
         Action::Aggressive => aggressive(sym, t, &lit, 1, &mut out),
-        Action::CatchUp => aggressive(sym, t, &lit, 3, &mut out),
+        Action::CatchUp | Action::Ahead => aggressive(sym, t, &lit, 3, &mut out),
     }
     out
 }
@@ -269,6 +272,14 @@ mod tests {
         assert_eq!(
             target_qty(Action::CatchUp, 1000.0, 1200.0, 0.0, 700.0),
             700.0
+        );
+        assert_eq!(
+            target_qty(Action::Ahead, 1000.0, 1200.0, 900.0, 5000.0),
+            900.0
+        );
+        assert_eq!(
+            target_qty(Action::Ahead, 1000.0, 1200.0, 900.0, 500.0),
+            500.0
         );
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::cost::implementation_shortfall_bps;
 use crate::engine::strategy::CLASSIC;
-use crate::engine::{Engine, EngineOptions, Scenario};
+use crate::engine::{Engine, EngineOptions, Scenario, ScenarioFile};
 
 /// Evaluation seeds start here; data generation uses seeds below it, so the
 /// evaluation never sees a training seed.
@@ -32,7 +32,8 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn of(xs: &[f64]) -> Interval {
+    /// Mean, standard error and a 95% interval (Student's t) of per-seed values.
+    pub fn of(xs: &[f64]) -> Interval {
         let n = xs.len() as f64;
         let mean = xs.iter().sum::<f64>() / n.max(1.0);
         let var = if xs.len() > 1 {
@@ -41,12 +42,11 @@ impl Interval {
             0.0
         };
         let se = (var / n.max(1.0)).sqrt();
-        // Normal approximation; with few seeds the interval is optimistic,
-        // which the README's table says.
+        let t = super::t975(xs.len().saturating_sub(1).max(1));
         Interval {
             mean_bps: mean,
             se_bps: se,
-            ci95_bps: [mean - 1.96 * se, mean + 1.96 * se],
+            ci95_bps: [mean - t * se, mean + t * se],
         }
     }
 }
@@ -59,12 +59,15 @@ pub struct EvalReport {
     pub strategies: std::collections::BTreeMap<String, Interval>,
     pub per_seed_bps: std::collections::BTreeMap<String, Vec<f64>>,
     pub best_classic: String,
+    /// Mean share of the quantity filled, in percent.
+    pub filled_pct: std::collections::BTreeMap<String, f64>,
     /// Per-seed (strategy − best classic), in bps: negative = cheaper than the best classic.
     pub paired_vs_best_classic: std::collections::BTreeMap<String, Interval>,
 }
 
-/// Shortfall of one run, weighted by each order's notional at arrival.
-fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<f64> {
+/// Shortfall of one run, weighted by each order's notional at arrival, and
+/// the share of the quantity filled.
+fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<(f64, f64)> {
     let opts = EngineOptions {
         seed: Some(seed),
         policy_path: policy.clone(),
@@ -75,7 +78,7 @@ fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<
         engine.drain_events().for_each(drop);
     }
     let view = engine.view();
-    let (mut cost, mut weight) = (0.0, 0.0);
+    let (mut cost, mut weight, mut qty, mut filled) = (0.0, 0.0, 0.0, 0.0);
     for o in &view.orders {
         let Some(end_mid) = engine.mid_price(&o.info.symbol) else {
             continue;
@@ -86,6 +89,8 @@ fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<
         let w = o.info.qty * o.progress.arrival_price.unwrap_or(0.0);
         cost += is * w;
         weight += w;
+        qty += o.info.qty;
+        filled += o.progress.filled;
     }
     if weight <= 0.0 {
         bail!(
@@ -93,52 +98,48 @@ fn run_once(scenario: &Scenario, seed: u64, policy: &Option<PathBuf>) -> Result<
             scenario.name
         );
     }
-    Ok(cost / weight)
+    Ok((cost / weight, filled / qty.max(1.0)))
 }
 
 pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
     if opts.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
-    let base = Scenario::load(&opts.scenario)?;
-    if base.orders.is_empty() {
-        bail!("scenario {} has no orders to evaluate", base.name);
+    // A family draws each seed's day; a fixed scenario is the same every seed.
+    let file = ScenarioFile::load(&opts.scenario)?;
+    let days: Vec<(u64, Scenario)> = (0..opts.seeds)
+        .map(|k| {
+            let seed = HELD_OUT_SEED_BASE + k as u64;
+            file.realise(Some(seed)).map(|s| (seed, s))
+        })
+        .collect::<Result<_>>()?;
+    if days.iter().all(|(_, d)| d.orders.is_empty()) {
+        bail!("scenario {} has no orders to evaluate", file.name);
     }
     let mut jobs = Vec::new();
     for s in &opts.strategies {
-        let mut sc = base.clone();
-        for o in sc.orders.iter_mut() {
-            o.strategy = s.clone();
-        }
-        for k in 0..opts.seeds {
-            jobs.push((s.clone(), sc.clone(), HELD_OUT_SEED_BASE + k as u64));
+        for (seed, day) in &days {
+            let mut sc = day.clone();
+            for o in sc.orders.iter_mut() {
+                o.strategy = s.clone();
+            }
+            jobs.push((s.clone(), sc, *seed));
         }
     }
-    let threads = opts.threads.max(1);
-    let mut results: Vec<Option<Result<f64>>> = (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let jobs = &jobs;
-                scope.spawn(move || {
-                    (t..jobs.len())
-                        .step_by(threads)
-                        .map(|i| (i, run_once(&jobs[i].1, jobs[i].2, &opts.policy_path)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("evaluation thread panicked") {
-                results[i] = Some(r);
-            }
-        }
+    let results = super::par_map(&jobs, opts.threads, |(_, sc, seed)| {
+        run_once(sc, *seed, &opts.policy_path)
     });
     let mut per_seed: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    let mut fills: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for ((name, _, _), r) in jobs.iter().zip(results) {
-        let r = r.expect("every job ran")?;
-        per_seed.entry(name.clone()).or_default().push(r);
+        let (is, filled) = r?;
+        per_seed.entry(name.clone()).or_default().push(is);
+        fills.entry(name.clone()).or_default().push(filled);
     }
+    let filled_pct = fills
+        .iter()
+        .map(|(k, v)| (k.clone(), v.iter().sum::<f64>() / v.len() as f64 * 100.0))
+        .collect();
     let strategies: std::collections::BTreeMap<_, _> = per_seed
         .iter()
         .map(|(k, v)| (k.clone(), Interval::of(v)))
@@ -159,12 +160,13 @@ pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
         }
     }
     Ok(EvalReport {
-        scenario: base.name.clone(),
+        scenario: file.name.clone(),
         seeds: opts.seeds,
         first_seed: HELD_OUT_SEED_BASE,
         strategies,
         per_seed_bps: per_seed,
         best_classic,
+        filled_pct,
         paired_vs_best_classic: paired,
     })
 }
@@ -176,8 +178,8 @@ impl EvalReport {
             self.scenario, self.seeds, self.first_seed
         );
         s.push_str(&format!(
-            "{:<16} {:>9} {:>8} {:>21} {:>24}\n",
-            "strategy", "mean", "se", "95% interval", "vs best classic (paired)"
+            "{:<16} {:>9} {:>8} {:>21} {:>28} {:>7}\n",
+            "strategy", "mean", "se", "95% interval", "vs best classic (paired)", "filled"
         ));
         for (k, v) in &self.strategies {
             let paired = self
@@ -191,8 +193,14 @@ impl EvalReport {
                 })
                 .unwrap_or_else(|| "(best classic)".into());
             s.push_str(&format!(
-                "{:<16} {:>9.2} {:>8.2} {:>10.2} .. {:<8.2} {:>24}\n",
-                k, v.mean_bps, v.se_bps, v.ci95_bps[0], v.ci95_bps[1], paired
+                "{:<16} {:>9.2} {:>8.2} {:>10.2} .. {:<8.2} {:>28} {:>6.1}%\n",
+                k,
+                v.mean_bps,
+                v.se_bps,
+                v.ci95_bps[0],
+                v.ci95_bps[1],
+                paired,
+                self.filled_pct.get(k).copied().unwrap_or(f64::NAN)
             ));
         }
         s

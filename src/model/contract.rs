@@ -4,7 +4,7 @@
 use crate::protocol::ContractInfo;
 
 /// Bumped whenever a feature or action is added, removed, reordered or rescaled.
-pub const CONTRACT_VERSION: u32 = 1;
+pub const CONTRACT_VERSION: u32 = 2;
 
 /// One input of the decision models. Directional features are *oriented by the
 /// order's side*: positive means "the price is likely to move against this
@@ -31,7 +31,7 @@ macro_rules! feature {
     };
 }
 
-pub const FEATURES: [Feature; 13] = [
+pub const FEATURES: [Feature; 15] = [
     feature!(
         "time_remaining",
         "fraction",
@@ -123,6 +123,20 @@ pub const FEATURES: [Feature; 13] = [
         1.0,
         "our share of market volume over the last 5 minutes"
     ),
+    feature!(
+        "momentum_5m",
+        "z-score",
+        1.0,
+        5.0,
+        "mid move over the last 5 minutes over its expected size at the 30-minute volatility, side-oriented"
+    ),
+    feature!(
+        "momentum_30m",
+        "z-score",
+        1.0,
+        5.0,
+        "mid move over the last 30 minutes over its expected size at the 30-minute volatility, side-oriented"
+    ),
 ];
 
 pub const FEATURE_COUNT: usize = FEATURES.len();
@@ -153,16 +167,19 @@ pub enum Action {
     Aggressive,
     /// Take the slice plus the whole shortfall against the schedule across the spread.
     CatchUp,
+    /// Take the slice and the next three across the spread: run ahead of the schedule.
+    Ahead,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Wait,
         Action::Passive,
         Action::Dark,
         Action::Mixed,
         Action::Aggressive,
         Action::CatchUp,
+        Action::Ahead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -173,6 +190,7 @@ impl Action {
             Action::Mixed => "mixed",
             Action::Aggressive => "aggressive",
             Action::CatchUp => "catch_up",
+            Action::Ahead => "ahead",
         }
     }
 

@@ -2,6 +2,7 @@
 //! set, shared by the engine's strategies, the console's shadow model and the
 //! training code (through `models/features.json`), and ONNX inference.
 
+pub mod cli;
 pub mod contract;
 pub mod onnx;
 

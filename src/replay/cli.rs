@@ -96,7 +96,7 @@ pub struct RecordArgs {
 /// `vigil record`: a scripted session, as fast as possible, into a journal.
 /// Same scenario, seed and script give the same file, byte for byte.
 pub fn record(args: RecordArgs) -> Result<()> {
-    let mut scenario = crate::engine::Scenario::load(&args.scenario)?;
+    let mut scenario = crate::engine::Scenario::load_seeded(&args.scenario, args.seed)?;
     if let (Some(from), Some(to)) = (&args.from, &args.to) {
         scenario = super::record::window(&scenario, from, to)?;
     }

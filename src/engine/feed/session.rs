@@ -138,6 +138,7 @@ pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<Rep
             decision_interval_s: 5.0,
             market_summary_interval_s: 1.0,
             controls: Controls::default(),
+            dynamics: Default::default(),
             symbols: Vec::new(),
             events: Vec::new(),
             orders: default_orders(&symbol, volume, lot),

@@ -17,6 +17,7 @@ pub mod book;
 pub mod dark;
 pub mod impact;
 pub mod ladder;
+pub mod latent;
 pub mod regime;
 pub mod replay;
 pub mod stats;
@@ -30,6 +31,7 @@ use rand_distr::{Exp1, StandardNormal};
 pub use book::{BookSide, Match, OrderBook, Owner, Px, Qty};
 pub use dark::{DarkCross, DarkOrder, DarkPool};
 pub use impact::ImpactModel;
+pub use latent::{Dynamics, ImpactParams, LatentPath, PathConditions};
 pub use regime::{Regime, RegimeParams};
 pub use replay::{CaptureProfile, ReplayFlow};
 pub use stats::TapeStats;
@@ -57,6 +59,7 @@ pub struct SymbolSpec {
     pub lit_venues: Vec<(String, f64)>,
     pub dark_pool: Option<String>,
     pub regime: Regime,
+    pub dynamics: Dynamics,
 }
 
 /// Per-symbol baseline flow intensities, derived from the spec.
@@ -78,14 +81,19 @@ impl FlowParams {
     fn from_spec(spec: &SymbolSpec) -> Self {
         let adv_lots = spec.adv / spec.lot_size;
         // More active names trade more often and in larger clips.
-        let market_rate = (0.2 * (spec.adv / 100_000.0).sqrt()).clamp(0.1, 20.0);
+        let base_rate = (0.2 * (spec.adv / 100_000.0).sqrt()).clamp(0.1, 20.0);
         // Marketable limit orders trade too, so market orders carry only part
-        // of the volume; the 0.4 and 0.5 factors bring the simulated daily
-        // volume close to the configured ADV (checked in the market tests).
-        let per_order = adv_lots / TRADING_SECONDS / market_rate;
+        // of the volume (the 0.4 and 0.5 factors).
+        let per_order = adv_lots / TRADING_SECONDS / base_rate;
         let market_size = (0.4 * per_order).max(1.0);
-        let limit_rate = 10.0 * market_rate;
         let half_spread_ticks = (spec.spread / spec.tick_size / 2.0).max(0.5);
+        // How much of that a day really trades depends on the spread in ticks
+        // (fewer limit orders cross a wide spread) and a little on the name's
+        // activity; all flow rates are scaled so a calm day trades about the
+        // configured ADV whatever the spread (see `volume_tracks_adv`).
+        let scale = 1.0 / volume_ratio(2.0 * half_spread_ticks, spec.adv);
+        let market_rate = base_rate * scale;
+        let limit_rate = 10.0 * market_rate;
         FlowParams {
             market_rate,
             market_size,
@@ -98,10 +106,27 @@ impl FlowParams {
             sigma_ticks: spec.daily_vol * spec.reference_price
                 / spec.tick_size
                 / TRADING_SECONDS.sqrt(),
-            dark_rate: market_rate / 8.0,
+            dark_rate: base_rate / 8.0,
             dark_size: (2.5 * per_order).max(1.0),
         }
     }
+}
+
+/// Daily volume over ADV of the unscaled flow on a calm day, measured on a
+/// grid of spreads (ticks) at an ADV of 2M (`volume_grid_report` in the market
+/// tests), with a mild decline for busier names (≈ ADV^-0.13 over 1M–6M).
+fn volume_ratio(spread_ticks: f64, adv: f64) -> f64 {
+    const GRID: [(f64, f64); 5] = [(1.0, 1.05), (2.0, 0.82), (3.0, 0.61), (5.0, 0.47), (10.0, 0.40)];
+    let t = spread_ticks.clamp(GRID[0].0, GRID[GRID.len() - 1].0);
+    let at_2m = GRID
+        .windows(2)
+        .find(|w| t <= w[1].0)
+        .map(|w| {
+            let f = (t - w[0].0) / (w[1].0 - w[0].0);
+            w[0].1 + f * (w[1].1 - w[0].1)
+        })
+        .unwrap_or(GRID[GRID.len() - 1].1);
+    at_2m * (adv.max(1.0) / 2.0e6).powf(-0.13)
 }
 
 #[derive(Debug, Clone)]
@@ -131,14 +156,11 @@ pub struct SymbolMarket {
     rng: ChaCha8Rng,
     dark_rng: ChaCha8Rng,
     /// Latent price in ticks, before our impact.
-    latent: f64,
-    /// Log of the stochastic volatility multiplier (mean-reverting: clustering).
-    log_vol: f64,
+    latent: LatentPath,
     pub regime: Regime,
     vol_shock: Option<(u64, f64)>,
     pub impact: ImpactModel,
     pub tape: TapeStats,
-    last_flow_ts: u64,
     next_flow_ts: u64,
     next_dark_ts: u64,
     events_since_prune: u32,
@@ -228,7 +250,13 @@ impl SymbolMarket {
         let dark_rng = ChaCha8Rng::seed_from_u64(
             seed ^ (0xD1B5_4A32_D192_ED03u64.wrapping_mul(index as u64 + 1)),
         );
-        let latent = (spec.reference_price / spec.tick_size).round();
+        let reference = (spec.reference_price / spec.tick_size).round();
+        let latent = LatentPath::new(
+            seed ^ (0x2545_F491_4F6C_DD1Du64.wrapping_mul(index as u64 + 1)),
+            open_ts,
+            reference,
+            flow.sigma_ticks,
+        );
         let venues = spec
             .lit_venues
             .iter()
@@ -242,14 +270,14 @@ impl SymbolMarket {
         let dark = spec.dark_pool.clone().map(DarkPool::new);
         let adv_lots = spec.adv / spec.lot_size;
         let impact = ImpactModel::new(
-            0.8,
+            spec.dynamics.impact,
             spec.daily_vol * spec.reference_price / spec.tick_size,
             adv_lots,
         );
         let regime = spec.regime;
         let first_flow = open_ts + (rng.sample::<f64, _>(Exp1) * NS / flow.limit_rate) as u64;
         let mut m = SymbolMarket {
-            tape: TapeStats::new(open_ts / 1_000_000_000, latent),
+            tape: TapeStats::new(open_ts / 1_000_000_000, reference),
             spec,
             flow,
             venues,
@@ -257,11 +285,9 @@ impl SymbolMarket {
             rng,
             dark_rng,
             latent,
-            log_vol: 0.0,
             regime,
             vol_shock: None,
             impact,
-            last_flow_ts: open_ts,
             next_flow_ts: first_flow,
             next_dark_ts: u64::MAX,
             events_since_prune: 0,
@@ -275,7 +301,7 @@ impl SymbolMarket {
 
     /// Give every venue a plausible opening book around the reference price.
     fn seed_books(&mut self) {
-        let center = self.latent;
+        let center = self.latent.value();
         let hs = self.flow.half_spread_ticks;
         for v in 0..self.venues.len() {
             for level in 0..15 {
@@ -348,22 +374,39 @@ impl SymbolMarket {
 
     /// Mid in ticks, or the latent price when a side of the book is empty.
     pub fn mid_ticks(&self) -> f64 {
-        self.quote().mid().unwrap_or(self.latent)
+        self.quote().mid().unwrap_or(self.latent.value())
+    }
+
+    /// Bring the latent path up to `ts`.
+    fn advance_latent(&mut self, ts: u64, open: u64, close: u64) {
+        let conditions = PathConditions {
+            regime: self.regime.params(),
+            vol_shock: self.vol_shock,
+            open,
+            close,
+            dynamics: self.spec.dynamics,
+        };
+        self.latent.advance(ts, &conditions);
     }
 
     /// The latent price including our impact (ticks).
     fn efficient(&mut self, ts: u64) -> f64 {
-        self.latent + self.impact.offset_ticks(ts)
+        self.latent.value() + self.impact.offset_ticks(ts)
     }
 
     fn intraday_shape(&self, ts: u64, open: u64, close: u64) -> f64 {
-        // U-shaped activity: twice the average at the open and the close, half
-        // at midday; integrates to 1 over the session.
-        if close <= open {
-            return 1.0;
+        if self.spec.dynamics.intraday_profile {
+            LatentPath::intraday_shape(ts, open, close)
+        } else {
+            1.0
         }
-        let x = ((ts.saturating_sub(open)) as f64 / (close - open) as f64).clamp(0.0, 1.0);
-        0.5 * (1.0 + 3.0 * (2.0 * x - 1.0).powi(2))
+    }
+
+    /// How far informed participants lean towards the latent price: the
+    /// logistic slope on (latent − mid) in half spreads, scaled by the
+    /// market's `informed_flow`.
+    fn lean(&self, base: f64) -> f64 {
+        base * self.spec.dynamics.informed_flow
     }
 
     fn background_orders(&self) -> usize {
@@ -470,26 +513,12 @@ impl SymbolMarket {
     fn flow_event(&mut self, sym: usize, open: u64, close: u64, out: &mut Vec<MarketOut>) {
         let ts = self.next_flow_ts;
         let rp = self.regime.params();
-        let dt = (ts.saturating_sub(self.last_flow_ts)) as f64 / NS;
-        self.last_flow_ts = ts;
-
-        // Stochastic volatility: log-OU with a ten-minute memory gives clustering.
-        let z1: f64 = self.rng.sample(StandardNormal);
-        let kappa = 1.0 / 600.0;
-        self.log_vol += -kappa * self.log_vol * dt + 0.02 * dt.sqrt() * z1;
-        self.log_vol = self.log_vol.clamp(-1.5, 1.5);
+        self.advance_latent(ts, open, close);
         let shock = match self.vol_shock {
             Some((until, m)) if ts < until => m,
             _ => 1.0,
         };
         let shape = self.intraday_shape(ts, open, close);
-        // 0.9: stochastic volatility and the intraday shape add variance on
-        // top; this keeps realised daily volatility near the configured one.
-        let sigma =
-            0.9 * self.flow.sigma_ticks * rp.vol * shock * self.log_vol.exp() * shape.sqrt();
-        let z2: f64 = self.rng.sample(StandardNormal);
-        let drift = rp.drift * self.flow.sigma_ticks * TRADING_SECONDS.sqrt() / TRADING_SECONDS;
-        self.latent += drift * dt + sigma * dt.sqrt() * z2;
 
         let efficient = self.efficient(ts);
         let quote = self.quote();
@@ -507,7 +536,7 @@ impl SymbolMarket {
             // Patient participants join the side the price is heading away
             // from: when the latent price is above the mid, bids build up.
             let lean = ((efficient - mid) / hs.max(0.5)).clamp(-6.0, 6.0);
-            let p_bid = 1.0 / (1.0 + (-0.8 * lean).exp());
+            let p_bid = 1.0 / (1.0 + (-self.lean(0.8) * lean).exp());
             let side = if self.rng.random::<f64>() < p_bid {
                 BookSide::Bid
             } else {
@@ -555,7 +584,7 @@ impl SymbolMarket {
         } else if u < limit_rate + market_rate {
             // Direction leans towards the latent price: informed flow.
             let lean = ((efficient - mid) / hs.max(0.5)).clamp(-6.0, 6.0);
-            let p_buy = 1.0 / (1.0 + (-1.2 * lean).exp());
+            let p_buy = 1.0 / (1.0 + (-self.lean(1.2) * lean).exp());
             let side = if self.rng.random::<f64>() < p_buy {
                 BookSide::Bid
             } else {
@@ -620,16 +649,17 @@ impl SymbolMarket {
     }
 
     /// A hidden contra block arrives in the dark pool.
-    fn dark_event(&mut self, sym: usize, out: &mut Vec<MarketOut>) {
+    fn dark_event(&mut self, sym: usize, open: u64, close: u64, out: &mut Vec<MarketOut>) {
         let ts = self.next_dark_ts;
         self.next_dark_ts = self.draw_dark_time(ts);
+        self.advance_latent(ts, open, close);
         let efficient = self.efficient(ts);
         let mid = self.mid_ticks();
         let hs = self.flow.half_spread_ticks.max(0.5);
         // Adverse selection: contra sellers arrive more when the price is about
         // to fall (latent below mid), contra buyers when it is about to rise.
         let lean = ((efficient - mid) / hs).clamp(-6.0, 6.0);
-        let p_contra_buyer = 1.0 / (1.0 + (-1.5 * lean).exp());
+        let p_contra_buyer = 1.0 / (1.0 + (-self.lean(1.5) * lean).exp());
         let contra = if self.dark_rng.random::<f64>() < p_contra_buyer {
             BookSide::Bid
         } else {
@@ -723,7 +753,7 @@ impl Market {
                 flow.set_day_start(day_start);
                 s.next_flow_ts = flow.next_ts();
                 if let Some(mid) = s.quote().mid() {
-                    s.latent = mid;
+                    s.latent.set(mid);
                 }
                 s.replay = Some(Box::new(flow));
                 s
@@ -820,7 +850,7 @@ impl Market {
         let start = out.len();
         let (open, close) = (self.open_ts, self.close_ts);
         if dark {
-            self.symbols[sym].dark_event(sym, out);
+            self.symbols[sym].dark_event(sym, open, close, out);
         } else if self.symbols[sym].replay.is_some() {
             self.symbols[sym].replay_event(sym, out);
         } else {
@@ -1015,13 +1045,31 @@ impl Market {
         }
     }
 
-    pub fn set_regime(&mut self, sym: usize, regime: Regime) {
+    /// Switch a symbol's regime at `ts` (the latent path up to `ts` keeps the old one).
+    pub fn set_regime(&mut self, ts: u64, sym: usize, regime: Regime) {
+        let (open, close) = (self.open_ts, self.close_ts);
+        self.symbols[sym].advance_latent(ts, open, close);
         self.symbols[sym].regime = regime;
     }
 
-    /// Multiply volatility by `factor` until `until`.
-    pub fn vol_shock(&mut self, sym: usize, factor: f64, until: u64) {
+    /// Multiply volatility by `factor` from `ts` until `until`.
+    pub fn vol_shock(&mut self, ts: u64, sym: usize, factor: f64, until: u64) {
+        let (open, close) = (self.open_ts, self.close_ts);
+        self.symbols[sym].advance_latent(ts, open, close);
         self.symbols[sym].vol_shock = Some((until, factor));
+    }
+
+    /// Draw the market's future from new random streams, keeping everything
+    /// that has happened: several rollouts from one state see different
+    /// futures, and rollouts with the same `salt` see the same one.
+    pub fn reseed(&mut self, salt: u64) {
+        for s in self.symbols.iter_mut() {
+            let a: u64 = s.rng.random();
+            let b: u64 = s.dark_rng.random();
+            s.rng = ChaCha8Rng::seed_from_u64(a ^ salt.wrapping_mul(0xA24B_AED4_963E_E407));
+            s.dark_rng = ChaCha8Rng::seed_from_u64(b ^ salt.wrapping_mul(0x9FB2_1C65_1E98_DF25));
+            s.latent.reseed(salt);
+        }
     }
 }
 

@@ -181,9 +181,9 @@ impl SymbolMarket {
         // The dark pool's adverse selection leans on the latent price; in a
         // replay the best estimate of it is the recorded mid.
         if let Some(mid) = self.quote().mid() {
-            self.latent = mid;
+            self.latent.set(mid);
         }
-        self.tape.record_mid(ts, self.latent);
+        self.tape.record_mid(ts, self.latent.value());
         if let Some(flow) = self.replay.as_mut() {
             flow.report_issues(sym, out);
             self.next_flow_ts = flow.next_ts();

@@ -79,6 +79,21 @@ impl TapeStats {
         (0..n).map(move |i| &self.buckets[(self.head + HISTORY_SECONDS - i) % HISTORY_SECONDS])
     }
 
+    /// Mid (ticks) `seconds` seconds ago, or the oldest one kept if the
+    /// history is shorter; None before any second has passed.
+    pub fn mid_seconds_ago(&self, seconds: usize) -> Option<f64> {
+        let back = seconds.min(self.filled.saturating_sub(1));
+        if back == 0 {
+            return None;
+        }
+        Some(self.buckets[(self.head + HISTORY_SECONDS - back) % HISTORY_SECONDS].mid)
+    }
+
+    /// Seconds of history kept so far.
+    pub fn seconds_kept(&self) -> usize {
+        self.filled
+    }
+
     /// Market volume over the last `seconds` seconds.
     pub fn volume(&self, seconds: usize) -> Qty {
         self.recent(seconds).map(|b| b.volume).sum()

@@ -15,6 +15,7 @@ fn spec(symbol: &str) -> SymbolSpec {
         lit_venues: vec![("LITA".into(), 0.6), ("LITB".into(), 0.4)],
         dark_pool: Some("DARK".into()),
         regime: Regime::Calm,
+        dynamics: Dynamics::default(),
     }
 }
 
@@ -54,16 +55,22 @@ fn books_stay_two_sided_with_a_sensible_spread_and_volume() {
     let mut m = market(1);
     let mut out = Vec::new();
     let mut spreads = Vec::new();
+    let mut one_sided = 0;
     let mut t = OPEN;
     while t < OPEN + 3_600_000_000_000 {
         t += 10_000_000_000;
         run_until(&mut m, t, &mut out);
         let q = m.symbols[0].quote();
-        assert!(q.bid.is_some() && q.ask.is_some(), "one-sided book at {t}");
-        let s = q.spread().unwrap();
+        // A side can be swept empty for a moment (a large market order into
+        // a thin book), as on a real exchange; it must be rare.
+        let Some(s) = q.spread() else {
+            one_sided += 1;
+            continue;
+        };
         assert!(s > 0, "crossed or locked book: {q:?}");
         spreads.push(s as f64);
     }
+    assert!(one_sided <= 3, "{one_sided} of 360 samples one-sided");
     let mean = spreads.iter().sum::<f64>() / spreads.len() as f64;
     // Configured typical spread is 2 ticks.
     assert!((1.0..=5.0).contains(&mean), "mean spread {mean} ticks");
@@ -94,28 +101,37 @@ fn volume_is_u_shaped_over_the_day() {
 
 #[test]
 fn order_book_imbalance_predicts_the_next_mid_move() {
-    // Sample imbalance every second and the mid move over the next 10 s.
-    let mut m = Market::new(vec![spec("AAA")], 11, OPEN, CLOSE);
-    let mut out = Vec::new();
-    let mut xs = Vec::new();
-    let mut ys = Vec::new();
-    let mut t = OPEN + 60_000_000_000;
-    run_until(&mut m, t, &mut out);
-    for _ in 0..3000 {
-        let s = &m.symbols[0];
-        let q = s.quote();
-        let (Some((_, bs)), Some((_, as_))) = (q.bid, q.ask) else {
-            continue;
-        };
-        let imb = (bs - as_) as f64 / (bs + as_) as f64;
-        let mid0 = s.mid_ticks();
-        t += 10_000_000_000;
+    // Sample imbalance every 10 s of the session and the mid move over the
+    // next 10 s, on several days: a single day's correlation is noisy (a few
+    // large moves weigh a lot).
+    let mut corrs = Vec::new();
+    for seed in [11, 12, 13] {
+        let mut m = Market::new(vec![spec("AAA")], seed, OPEN, CLOSE);
+        let mut out = Vec::new();
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        let mut t = OPEN + 60_000_000_000;
         run_until(&mut m, t, &mut out);
-        xs.push(imb);
-        ys.push(m.symbols[0].mid_ticks() - mid0);
+        while t + 10_000_000_000 < CLOSE {
+            let s = &m.symbols[0];
+            let q = s.quote();
+            let mid0 = s.mid_ticks();
+            let imb = match (q.bid, q.ask) {
+                (Some((_, bs)), Some((_, as_))) => Some((bs - as_) as f64 / (bs + as_) as f64),
+                _ => None,
+            };
+            t += 10_000_000_000;
+            run_until(&mut m, t, &mut out);
+            if let Some(imb) = imb {
+                xs.push(imb);
+                ys.push(m.symbols[0].mid_ticks() - mid0);
+            }
+        }
+        corrs.push(correlation(&xs, &ys));
     }
-    let corr = correlation(&xs, &ys);
-    assert!(corr > 0.05, "imbalance/next-move correlation {corr}");
+    let mean = corrs.iter().sum::<f64>() / corrs.len() as f64;
+    assert!(mean > 0.05, "imbalance/next-move correlations {corrs:?}");
+    assert!(corrs.iter().all(|c| *c > 0.0), "{corrs:?}");
 }
 
 #[test]
@@ -373,5 +389,41 @@ fn calibration_report() {
             spread / n as f64,
             m.symbols[0].depth(BookSide::Bid, 5)
         );
+    }
+}
+
+#[test]
+fn volume_tracks_adv() {
+    // Wide and narrow spreads, quiet and busy names: a calm day trades about
+    // the configured ADV (the flow rates are scaled for it).
+    for (adv, ticks, seed) in [(1e6, 1.0, 1), (2e6, 3.0, 2), (6e6, 2.0, 3), (1e6, 5.0, 4)] {
+        let mut sp = spec("AAA");
+        sp.adv = adv;
+        sp.spread = ticks * 0.01;
+        let mut m = Market::new(vec![sp], seed, OPEN, CLOSE);
+        let mut out = Vec::new();
+        run_until(&mut m, CLOSE, &mut out);
+        let ratio = m.symbols[0].tape.cum_volume as f64 / adv;
+        assert!((0.7..1.3).contains(&ratio), "ADV {adv}, {ticks} ticks: volume {ratio} of ADV");
+    }
+}
+
+#[test]
+#[ignore]
+fn volume_grid_report() {
+    for adv in [1e6, 2e6, 6e6] {
+        for ticks in [1.0, 2.0, 3.0, 5.0] {
+            let mut vols = Vec::new();
+            for seed in 0..3 {
+                let mut sp = spec("AAA");
+                sp.adv = adv;
+                sp.spread = ticks * 0.01;
+                let mut m = Market::new(vec![sp], seed, OPEN, CLOSE);
+                let mut out = Vec::new();
+                run_until(&mut m, CLOSE, &mut out);
+                vols.push(m.symbols[0].tape.cum_volume as f64 / adv);
+            }
+            eprintln!("adv {adv:e} spread {ticks} ticks: volume/ADV {:?}", vols.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>());
+        }
     }
 }
