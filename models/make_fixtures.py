@@ -6,6 +6,8 @@
 - no_contract.onnx: a valid graph without vigil's metadata.
 - wrong_features.onnx: a vigil model whose feature list differs from the contract.
 - not_a_model.onnx: bytes that are not ONNX at all.
+- uniform.onnx: a valid vigil model with no opinion (every action 1/7): its
+  confidence is always below the engine's threshold, so it always falls back.
 """
 import json
 import os
@@ -55,6 +57,7 @@ def main():
     onnx.save(graph_model([0.0] * len(acts), None, len(feats)), os.path.join(OUT, "no_contract.onnx"))
     wrong = dict(props, vigil_features=",".join(reversed(feats)))
     onnx.save(graph_model([0.0] * len(acts), wrong, len(feats)), os.path.join(OUT, "wrong_features.onnx"))
+    onnx.save(graph_model([0.0] * len(acts), props, len(feats)), os.path.join(OUT, "uniform.onnx"))
     with open(os.path.join(OUT, "not_a_model.onnx"), "wb") as f:
         f.write(b"this is not an ONNX protobuf, just text\n" * 4)
 

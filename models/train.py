@@ -223,6 +223,7 @@ def main():
     metrics = {
         "rows": int(len(X)), "train_rows": int((~test).sum()), "test_rows": int(test.sum()),
         "episodes": int(len(uniq)), "test_episodes": sorted(int(s) for s in test_seeds),
+        "train_seed_range": [int(uniq.min()), int(uniq.max())],
         "label_distribution": {a: int((y == i).sum()) for i, a in enumerate(actions)},
         "sources": {str(k): int((sources == k).sum()) for k in np.unique(sources)},
         "policy": evaluate("policy (MLP advantages)", full_probs(policy, Z[test], n), costs[test], taken[test]),
@@ -265,7 +266,7 @@ def main():
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
         f.write("\n")
-    write_cards(args, metrics, features, actions)
+    write_cards(args, metrics, features, actions, version)
     print(json.dumps(metrics, indent=2))
 
 
@@ -276,20 +277,37 @@ CARD = """# {title}
   (normalised by the engine). Output: `probabilities`, float32 [N, {na}] over
   `{actions}`. The contract travels in the model's metadata; vigil refuses a
   model whose contract differs.
+- Registry: `models/registry.toml` records its hash, status and the held-out
+  figures behind the status (`vigil model list`).
 
 ## Data
-`{data}`: {rows} labelled decision points from `vigil dataset` ({episodes} simulated
-episodes; scenarios and seeds in the file). Each row has the features at a decision and,
-for every action, the execution cost over the next window measured by rollouts: the
-engine state is cloned once per action, the action is forced for that decision, the
-baseline strategy continues, and all clones share the simulator's random state (common
-random numbers). The label is the cheapest action. Label counts: {labels}.
+`{data}`: {rows} labelled decision points from `vigil dataset` over {episodes} simulated
+days drawn from the market families ({sources}); training seeds {seeds_range}, all below
+1,000,000 (evaluation seeds start there and calibration seeds at 3,000,000). Every
+order runs the adaptive policy's baseline (VWAP) with random detours (exploration
+{explore}), so the data cover orders ahead of and behind their schedule. At a
+sampled decision ({sample} of them) the engine is cloned once per action and per
+rollout: the action is held for {hold} decisions without re-planning the schedule,
+the baseline continues, and the cost over the next {horizon} s is measured (fills
+against the starting mid, the position left different from the schedule marked at
+the end mid, a 10 bps charge per unit still behind). Rollout k of every action draws
+the same future — the market is reseeded with k, and the latent price has its own
+random stream — so the {rollouts} rollouts compare actions on common random numbers.
+Label counts (cheapest action): {labels}.
+
+## Label noise, before and after
+Measured on the rows themselves: the standard error of an action's advantage (its
+cost minus the mean over actions in the same rollout) across rollouts, and how often
+the cheapest action is the same when computed from two independent halves of the
+rollouts (test–retest of the label).
+
+{noise_table}
 
 ## Method
 {method}
 
-## Held-out metrics
-Episodes {test_episodes} ({test_rows} rows) were held out by seed, never seen in training.
+## Held-out rows
+Days {test_episodes} ({test_rows} rows) were held out by seed, never seen in training.
 
 | measure | value |
 |---|---|
@@ -302,40 +320,86 @@ Episodes {test_episodes} ({test_rows} rows) were held out by seed, never seen in
 | max abs difference ONNX vs scikit-learn | {onnx_vs_sklearn_max_abs_diff:.2e} |
 
 Cost of always taking one action on the same rows: {always}.
-The strategy-level comparison on held-out seeds (`vigil eval`) is in the README.
+
+## Held-out evaluation
+<!-- evaluation: written by models/evaluate.py -->
+(not evaluated yet: run `python models/evaluate.py`)
+<!-- /evaluation -->
 
 ## Known limits
 - Trained on the simulator only: its flow, impact and regimes are models, and the policy
-  exploits their regularities (imbalance and flow lean towards the latent price).
-- Costs are measured over a {horizon} window with the baseline continuing; effects that
-  play out over longer horizons are only captured through the schedule-deficit charge.
+  exploits their regularities (order-book imbalance and flow lean towards the latent
+  price; trends persist once they start).
+- The labels value an action held for a few decisions with the baseline after it: a
+  one-step improvement on the baseline (one round of policy iteration), not an optimal
+  policy over the whole horizon.
 - A single model serves buys and sells (features are side-oriented).
-- Confidence is the model's own probability, not a calibrated guarantee; the engine falls
-  back to the baseline below its threshold.
+- Confidence is the model's own probability (temperature-scaled for the policy), not a
+  guarantee; the engine falls back to the baseline below its threshold.
 """
 
 
-def write_cards(args, metrics, features, actions):
+def noise_table(metrics):
+    rows = []
+    for label, key in (("before (one rollout per action)", "label_noise_before"), ("this dataset", "label_noise")):
+        n = metrics.get(key)
+        if not n or not n.get("noise"):
+            continue
+        o, z = n.get("options") or {}, n["noise"]
+        agree = z.get("split_half_agreement")
+        rows.append(
+            f"| {label} | {o.get('rollouts', '?')} | {o.get('hold', '?')} | {o.get('horizon_s', '?')} s | "
+            f"{z['advantage_se_bps']:.2f} bps | {z['advantage_range_bps']:.2f} bps | "
+            f"{'—' if agree is None else f'{agree * 100:.0f}%'} |"
+        )
+    head = ("| labelling | rollouts per action | decisions held | horizon | advantage s.e. | "
+            "advantage range | cheapest action agrees between halves |\n|---|---|---|---|---|---|---|\n")
+    return head + "\n".join(rows) if rows else "(no label-noise figures in the dataset's schema)"
+
+
+def write_cards(args, metrics, features, actions, version):
+    opts = (metrics.get("label_noise") or {}).get("options") or {}
+    seeds = metrics["train_seed_range"]
     common = dict(
-        version=1, nf=len(features), na=len(actions), actions=", ".join(actions),
+        version=version, nf=len(features), na=len(actions), actions=", ".join(actions),
         data=os.path.basename(args.data), rows=metrics["rows"], episodes=metrics["episodes"],
         labels=", ".join(f"{k} {v}" for k, v in metrics["label_distribution"].items()),
         test_episodes=", ".join(str(s) for s in metrics["test_episodes"]), test_rows=metrics["test_rows"],
-        always=", ".join(f"{k} {v:.2f} bps" for k, v in metrics["always"].items()), horizon="300 s",
+        always=", ".join(f"{k} {v:.2f} bps" for k, v in metrics["always"].items()),
+        sources=", ".join(f"{k} {v} rows" for k, v in metrics["sources"].items()),
+        seeds_range=f"{seeds[0]}–{seeds[1]}", explore=opts.get("explore", "?"), sample=opts.get("sample", "?"),
+        hold=opts.get("hold", "?"), horizon=opts.get("horizon_s", "?"), rollouts=opts.get("rollouts", "?"),
+        noise_table=noise_table(metrics),
     )
     specs = {
-        "policy": ("Policy model (policy.onnx)", "An MLP classifier (scikit-learn `MLPClassifier`, hidden layers 32 and 16, ReLU, "
-                   "L2 1e-3, early stopping) on standardised features, predicting the cheapest action. "
-                   "Exported by hand as Gemm/Relu/Softmax with the standardisation folded into the first layer."),
+        "policy": ("Policy model (policy.onnx)",
+                   "An MLP regressor (scikit-learn `MLPRegressor`, hidden layers 64 and 32, ReLU, L2 1e-3, "
+                   "early stopping) on standardised features predicts every action's advantage (winsorised at "
+                   "the 1st/99th percentiles). The probabilities are softmax(−advantage / T), with the temperature "
+                   f"T = {metrics['policy'].get('temperature_bps', float('nan')):.2f} bps fitted on validation days "
+                   "inside the training set by maximum likelihood of the cheapest action (temperature scaling, "
+                   "Guo et al. 2017), so the engine takes the action it expects to be cheapest and the confidence "
+                   "threshold means something. Held-out R² of the advantages: "
+                   f"{metrics['policy'].get('advantage_r2', float('nan')):.3f}. Exported by hand as "
+                   "Gemm/Relu/Softmax with the standardisation folded into the first layer and −1/T into the last."),
         "shadow": ("Shadow model (shadow.onnx)", "A multinomial logistic regression (scikit-learn `LogisticRegression`, C=0.5) "
-                   "with balanced class weights: another model family and another training mix than the policy, "
-                   "so that it disagrees where the policy relies on non-linear structure or on frequent classes. "
-                   "The console runs it beside every engine decision and flags divergences."),
+                   "with balanced class weights on the cheapest-action labels: another model family and another "
+                   "training target than the policy, so that it disagrees where the policy relies on non-linear "
+                   "structure or on frequent classes. The console runs it beside every engine decision and flags "
+                   "divergences."),
     }
     for name, (title, method) in specs.items():
         m = metrics[name]
         text = CARD.format(title=title, file=name + ".onnx", sha=m["sha256_prefix"], method=method, **common, **m)
-        with open(os.path.join(args.out, name + ".md"), "w") as f:
+        out = os.path.join(args.out, name + ".md")
+        # Keep an evaluation section already written for this very file.
+        if os.path.exists(out):
+            old = open(out).read()
+            a, b = "<!-- evaluation", "<!-- /evaluation -->"
+            if m["sha256_prefix"] in old and a in old and b in old:
+                kept = old[old.index(a):old.index(b) + len(b)]
+                text = text[:text.index(a)] + kept + text[text.index(b) + len(b):]
+        with open(out, "w") as f:
             f.write(text)
 
 

@@ -419,7 +419,10 @@ fn rule_strategies_say_rule_and_explain_actions() {
             probs,
             features: vec![0.1; vigil::model::contract::contract_info().features.len()],
             model: "rule".into(),
+            model_status: None,
             overridden: false,
+            fell_back: false,
+            fallback_reason: None,
             target_qty: 100.0,
             children: vec![],
         }))

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use crate::protocol::{
-    ClientMessage, Command, EngineState, Event, OrderState, ResumeMode, ServerMessage, Severity,
+    ClientMessage, Command, EngineState, Event, GuardState, OrderState, ResumeMode, ServerMessage,
+    Severity,
 };
 
 use super::client::NetEvent;
@@ -100,8 +101,19 @@ impl SortBy {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfirmKind {
-    Cancel { order_id: String },
+    Cancel {
+        order_id: String,
+    },
     KillSwitch,
+    /// The model kill switch: its orders follow the baseline schedule.
+    KillModel {
+        model: String,
+        orders: u32,
+    },
+    /// Undo it (or a tripped guard).
+    RestoreModel {
+        model: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -560,8 +572,33 @@ impl App {
                 }
             }
             Action::ResumeAll => return self.send(Command::ResumeAll),
+            Action::ModelSwitch => {
+                if let Some(kind) = self.model_switch_for_selected() {
+                    self.ask(kind, &key);
+                }
+            }
         }
         Vec::new()
+    }
+
+    /// The model kill switch (or its undo) for the selected order's model.
+    fn model_switch_for_selected(&mut self) -> Option<ConfirmKind> {
+        let order_id = self.order_for_command()?;
+        let view = &self.live.view;
+        let Some(served) = view.order(&order_id).and_then(|o| o.info.model.clone()) else {
+            self.report_error(format!("{order_id} is not served by a model"));
+            return None;
+        };
+        let state = view.model(&served.name);
+        Some(match state.map(|m| m.guard) {
+            Some(GuardState::Killed) | Some(GuardState::Tripped) => {
+                ConfirmKind::RestoreModel { model: served.name }
+            }
+            _ => ConfirmKind::KillModel {
+                orders: state.map_or(0, |m| m.orders),
+                model: served.name,
+            },
+        })
     }
 
     fn move_selection(&mut self, delta: i64) {
@@ -718,6 +755,11 @@ impl App {
             ConfirmKind::KillSwitch => self.send(Command::KillSwitch {
                 reason: Some("operator kill switch".into()),
             }),
+            ConfirmKind::KillModel { model, .. } => self.send(Command::KillModel {
+                model,
+                reason: Some("operator model kill switch".into()),
+            }),
+            ConfirmKind::RestoreModel { model } => self.send(Command::RestoreModel { model }),
         }
     }
 

@@ -856,7 +856,10 @@ mod tests {
             probs,
             features: features.clone(),
             model: "policy@1".into(),
+            model_status: None,
             overridden: false,
+            fell_back: false,
+            fallback_reason: None,
             target_qty: 100.0,
             children: vec![],
         };

@@ -357,7 +357,8 @@ impl ConsoleState {
             Event::Session { .. }
             | Event::EngineState { .. }
             | Event::OrderState { .. }
-            | Event::OrderParams { .. } => {}
+            | Event::OrderParams { .. }
+            | Event::ModelState(_) => {}
         }
         Outcome::Applied
     }
@@ -475,9 +476,12 @@ fn engine_alert(ts: Option<Ts>, a: &AlertInfo) -> AlertEntry {
 
 /// A short human description of a command, e.g. "pause P-3".
 pub fn describe_command(c: &Command) -> String {
-    match c.order_id() {
-        Some(id) => format!("{} {id}", c.kind()),
-        None => c.kind().to_string(),
+    match (c, c.order_id()) {
+        (Command::KillModel { model, .. } | Command::RestoreModel { model }, _) => {
+            format!("{} {model}", c.kind())
+        }
+        (_, Some(id)) => format!("{} {id}", c.kind()),
+        (_, None) => c.kind().to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use anyhow::{bail, Result};
 
+use super::deploy::{Deployment, GuardChange};
 use super::features;
 use super::market::{BookSide, ChildKind, Market, MarketOut, Qty};
 use super::orders::{ActiveOverride, ChildOrder, ParentOrder};
@@ -16,7 +17,6 @@ use super::risk::{self, CheckContext, RateLimiter};
 use super::scenario::{format_clock, parse_clock, Controls, Scenario, ScenarioEvent};
 use super::strategy::{self, DecisionContext, StrategyDecision};
 use super::tactics::{self, TacticInput};
-use crate::model::onnx::PolicyModel;
 use crate::model::{contract::contract_info, Action};
 use crate::protocol::*;
 
@@ -45,9 +45,13 @@ pub struct CommandOutcome {
 pub struct EngineOptions {
     pub engine_id: String,
     pub seed: Option<u64>,
-    /// The policy model for `adaptive` orders (default `models/policy.onnx`).
-    /// Loaded only when an order needs it, or when set explicitly.
+    /// One policy model for every `adaptive` order, outside the registry.
     pub policy_path: Option<std::path::PathBuf>,
+    /// The model registry that says which models serve adaptive orders
+    /// (default `models/registry.toml`, or `models/policy.onnx` alone when
+    /// there is no registry). Loaded only when an order needs a model, or when
+    /// a policy or registry is given.
+    pub registry: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -56,6 +60,7 @@ impl Default for EngineOptions {
             engine_id: "vigil-engine".into(),
             seed: None,
             policy_path: None,
+            registry: None,
         }
     }
 }
@@ -90,7 +95,7 @@ pub struct Engine {
     scratch: Vec<MarketOut>,
     scenario_events: Vec<ScenarioEvent>,
     ended: bool,
-    policy: Option<PolicyModel>,
+    deployment: Option<Deployment>,
 }
 
 const ALERT_REPEAT_NS: u64 = 60_000_000_000;
@@ -176,15 +181,14 @@ impl Engine {
             scratch: Vec::new(),
             scenario_events: scenario.events.clone(),
             ended: false,
-            policy: None,
+            deployment: None,
         };
         let wants_model = scenario.orders.iter().any(|o| o.strategy == "adaptive");
-        if wants_model || opts.policy_path.is_some() {
-            let path = opts
-                .policy_path
-                .clone()
-                .unwrap_or_else(|| crate::model::default_model_path("policy.onnx"));
-            e.policy = Some(PolicyModel::load(&path)?);
+        if wants_model || opts.policy_path.is_some() || opts.registry.is_some() {
+            e.deployment = Some(Deployment::from_options(
+                opts.policy_path.as_ref(),
+                opts.registry.as_ref(),
+            )?);
         }
         let instruments = (0..e.market.symbols.len())
             .map(|i| e.instrument_info(i))
@@ -201,6 +205,16 @@ impl Engine {
             state: EngineState::Running,
             reason: None,
         });
+        for slot in 0..e.deployment.as_ref().map_or(0, |d| d.models.len()) {
+            e.emit_model_state(slot);
+        }
+        if let Some(d) = e.deployment.as_ref().filter(|d| d.champion().is_none()) {
+            let msg = format!(
+                "{} has no live policy model: adaptive orders a canary does not take follow the baseline schedule",
+                d.source
+            );
+            e.alert(None, Severity::Warning, "no_live_model", msg);
+        }
         for (i, ev) in scenario.events.iter().enumerate() {
             let at = parse_clock(ev.at())?;
             if at >= start && at < end {
@@ -300,7 +314,12 @@ impl Engine {
     /// without re-planning its schedule, as a rollout needs: the action is
     /// measured against the schedule the order really has (a trader's
     /// override re-plans from where the order stands).
-    pub fn force_action(&mut self, order_id: &str, action: Action, decisions: u32) -> Result<(), String> {
+    pub fn force_action(
+        &mut self,
+        order_id: &str,
+        action: Action,
+        decisions: u32,
+    ) -> Result<(), String> {
         let i = self.live_order(order_id)?;
         self.orders[i].override_ = Some(ActiveOverride {
             action: Some(action),
@@ -343,10 +362,11 @@ impl Engine {
             std::iter::once(&o.strategy).chain(substitute)
         });
         let mut ids: Vec<String> = Vec::new();
-        for id in strategies
-            .filter_map(|s| s.model_id())
-            .chain(self.policy.as_ref().map(|p| p.id.as_str()))
-        {
+        let deployed = self
+            .deployment
+            .iter()
+            .flat_map(|d| d.models.iter().map(|m| m.model.id.as_str()));
+        for id in strategies.filter_map(|s| s.model_id()).chain(deployed) {
             if !ids.iter().any(|x| x == id) {
                 ids.push(id.to_string());
             }
@@ -779,8 +799,26 @@ impl Engine {
                 req.qty, spec.symbol, spec.adv
             ));
         }
-        let strat = strategy::make(&req.strategy, self.policy.as_ref())?;
         let params = self.retuned(sym, &self.default_params(sym), &req.params)?;
+        // An adaptive order is served by a model the deployment picks: a
+        // canary within its share, else the champion.
+        let served_by = if req.strategy == "adaptive" {
+            let d = self
+                .deployment
+                .as_mut()
+                .ok_or("the adaptive strategy needs a policy model, and none is loaded")?;
+            let notional = req.qty * self.market.symbols[sym].mid_ticks() * spec.tick_size;
+            d.assign(notional)
+        } else {
+            None
+        };
+        let model = served_by.and_then(|slot| self.deployment.as_ref().map(|d| &d.models[slot]));
+        let strat = match (req.strategy.as_str(), model) {
+            // No model may take it (no live model, the canary's share used up).
+            ("adaptive", None) => Box::new(strategy::Adaptive::baseline_only()),
+            (name, model) => strategy::make(name, model.map(|m| &m.model))?,
+        };
+        let served = model.map(|m| m.served());
         let id = match &req.id {
             Some(id)
                 if id.is_empty()
@@ -829,6 +867,8 @@ impl Engine {
             recent_fills: Default::default(),
             dark_sent: 0.0,
             dark_filled: 0.0,
+            served_by,
+            guard: Default::default(),
         });
         self.order_index.insert(id.clone(), idx);
         let info = OrderInfo {
@@ -840,6 +880,7 @@ impl Engine {
             start_ts: start,
             end_ts: end,
             params,
+            model: served,
         };
         self.emit(Event::OrderNew { order: info });
         // Pre-trade check of the whole order: more than half a day's volume
@@ -1052,6 +1093,7 @@ impl Engine {
         // Re-slice: what was working from the last interval is withdrawn.
         self.cancel_children(i, "replaced");
         self.check_drift(i);
+        self.update_guard(i);
         let sym = self.orders[i].symbol;
         let next_ts = (self.now + self.decision_interval_ns).min(self.orders[i].end_ts);
         let sched_now = self.scheduled_qty(i, self.now);
@@ -1083,22 +1125,52 @@ impl Engine {
             }
         };
         let mut decision = decision;
-        if decision.confidence < self.controls.min_confidence && !overridden {
-            // A model unsure of itself falls back to its baseline schedule.
+        // A model whose guard tripped or whose kill switch is pulled does not
+        // trade: its orders follow the baseline schedule.
+        let blocked = match (overridden, self.orders[i].served_by, &self.deployment) {
+            (false, Some(slot), Some(d)) => d.blocked(slot),
+            _ => None,
+        };
+        let mut fallback_reason = None;
+        if blocked.is_some() || (decision.confidence < self.controls.min_confidence && !overridden)
+        {
             let ctx = self.context(i, &params, &feats, dark_available);
             let fallback =
                 StrategyDecision::rule(strategy::baseline_action(&ctx, sched_now, sched_next));
-            let msg = format!(
-                "confidence {:.2} below {:.2}: falling back to the baseline schedule",
-                decision.confidence, self.controls.min_confidence
-            );
-            self.alert(Some(i), Severity::Warning, "low_confidence", msg);
+            let reason = match blocked {
+                Some(reason) => reason,
+                None => {
+                    // A model unsure of itself falls back to its baseline schedule.
+                    let msg = format!(
+                        "confidence {:.2} below {:.2}: falling back to the baseline schedule",
+                        decision.confidence, self.controls.min_confidence
+                    );
+                    self.alert(Some(i), Severity::Warning, "low_confidence", msg);
+                    format!(
+                        "confidence {:.2} below {:.2}",
+                        decision.confidence, self.controls.min_confidence
+                    )
+                }
+            };
+            fallback_reason = Some(reason);
             decision = StrategyDecision {
                 fell_back: true,
                 action: fallback.action,
                 ..decision
             };
         }
+        if decision.fell_back && fallback_reason.is_none() {
+            fallback_reason = Some("no model may serve this order: the baseline schedule".into());
+        }
+        let model_status = match (
+            decision.model.as_str(),
+            self.orders[i].served_by,
+            &self.deployment,
+        ) {
+            ("rule", _, _) => None,
+            (_, Some(slot), Some(d)) => Some(d.models[slot].status),
+            _ => None,
+        };
 
         let o = &self.orders[i];
         let spec = self.market.symbols[sym].spec.clone();
@@ -1298,7 +1370,10 @@ impl Engine {
             probs: decision.probs,
             features: feats,
             model: decision.model,
+            model_status,
             overridden,
+            fell_back: decision.fell_back,
+            fallback_reason,
             target_qty: qty * spec.lot_size,
             children: sent.iter().map(|(s, _)| s.clone()).collect(),
         };
@@ -1328,6 +1403,66 @@ impl Engine {
             if next_ts < self.orders[i].end_ts {
                 self.schedule_decision(i, next_ts);
             }
+        }
+    }
+
+    /// Fold order `i`'s costs so far into its model's guard (see `deploy`),
+    /// and act on what the guard says.
+    fn update_guard(&mut self, i: usize) {
+        let Some(slot) = self.orders[i].served_by else {
+            return;
+        };
+        let scheduled = self.scheduled_qty(i, self.now);
+        let o = &self.orders[i];
+        let Some(arrival_ticks) = o.arrival_mid else {
+            return;
+        };
+        let s = &self.market.symbols[o.symbol];
+        let tick = s.spec.tick_size;
+        let (arrival, mid) = (arrival_ticks * tick, s.mid_ticks() * tick);
+        let seconds = self
+            .now
+            .saturating_sub(o.guard.last_ts)
+            .div_ceil(1_000_000_000)
+            .max(1);
+        let vwap = s
+            .tape
+            .vwap_ticks(seconds as usize)
+            .map_or(mid, |v| v * tick);
+        let sign = o.side.sign();
+        let (filled, notional, qty) = (o.filled as f64, o.notional, o.qty as f64);
+        let now = self.now;
+        let (orders, deployment) = (&mut self.orders, &mut self.deployment);
+        let Some(d) = deployment.as_mut() else {
+            return;
+        };
+        let track = &mut orders[i].guard;
+        track.paper_cost += (scheduled - track.last_scheduled) * sign * (vwap - arrival);
+        track.last_scheduled = scheduled;
+        track.last_ts = now;
+        let cost =
+            sign * (notional - arrival * filled) + (scheduled - filled) * sign * (mid - arrival);
+        let excess = cost - track.paper_cost;
+        match d.update(slot, track, excess, scheduled * arrival, qty * arrival) {
+            GuardChange::None => {}
+            GuardChange::Moved => self.emit_model_state(slot),
+            GuardChange::Tripped => {
+                let m = &d.models[slot];
+                let msg = format!(
+                    "model {} switched to the baseline schedule: {}",
+                    m.name,
+                    m.reason.as_deref().unwrap_or("guard tripped")
+                );
+                self.alert(None, Severity::Critical, "model_guard", msg);
+                self.emit_model_state(slot);
+            }
+        }
+    }
+
+    fn emit_model_state(&mut self, slot: usize) {
+        if let Some(d) = &self.deployment {
+            let info = d.state(slot);
+            self.emit(Event::ModelState(info));
         }
     }
 
@@ -1605,7 +1740,13 @@ impl Engine {
                             None,
                         )
                     }
-                    (None, Some(s)) => (None, Some(strategy::make(s, self.policy.as_ref())?)),
+                    (None, Some(s)) => {
+                        let champion = self
+                            .deployment
+                            .as_ref()
+                            .and_then(|d| d.champion().map(|c| &d.models[c].model));
+                        (None, Some(strategy::make(s, champion)?))
+                    }
                 };
                 if *decisions == Some(0) || decisions.is_some_and(|d| d > 100_000) {
                     return Err(
@@ -1710,7 +1851,50 @@ impl Engine {
                 }
                 self.add_order(order, start, end)?;
             }
+            Command::KillModel { model, reason } => {
+                let slot = self.deployed_model(model)?;
+                let d = self
+                    .deployment
+                    .as_mut()
+                    .expect("a slot implies a deployment");
+                d.kill(slot, user, reason.as_deref())?;
+                let m = &d.models[slot];
+                let msg = format!(
+                    "model {} {}; its {} orders follow the baseline schedule",
+                    m.name,
+                    m.reason.as_deref().unwrap_or("switched off"),
+                    m.orders
+                );
+                self.alert(None, Severity::Critical, "model_killed", msg);
+                self.emit_model_state(slot);
+            }
+            Command::RestoreModel { model } => {
+                let slot = self.deployed_model(model)?;
+                let d = self
+                    .deployment
+                    .as_mut()
+                    .expect("a slot implies a deployment");
+                d.restore(slot, user)?;
+                let msg = format!(
+                    "model {} serves its orders again (restored by {user})",
+                    d.models[slot].name
+                );
+                self.alert(None, Severity::Warning, "model_restored", msg);
+                self.emit_model_state(slot);
+            }
         }
         Ok(())
+    }
+
+    /// A deployed model by registry name or id, or why there is none.
+    fn deployed_model(&self, name: &str) -> Result<usize, String> {
+        let d = self
+            .deployment
+            .as_ref()
+            .ok_or("no model is deployed in this session")?;
+        d.find(name).ok_or_else(|| {
+            let names: Vec<_> = d.models.iter().map(|m| m.name.as_str()).collect();
+            format!("unknown model {name} (deployed: {})", names.join(", "))
+        })
     }
 }

@@ -97,7 +97,9 @@ fn draw_value(v: &Value, rng: &mut ChaCha8Rng) -> Result<Option<Value>> {
         Value::Array(a) => {
             let mut out = Vec::new();
             for (i, v) in a.iter().enumerate() {
-                if let Some(v) = draw_value(v, rng).with_context(|| format!("in entry {}", i + 1))? {
+                if let Some(v) =
+                    draw_value(v, rng).with_context(|| format!("in entry {}", i + 1))?
+                {
                     out.push(v);
                 }
             }
@@ -182,7 +184,10 @@ fn draw_distribution(kind: &str, t: &toml::Table, rng: &mut ChaCha8Rng) -> Resul
             let (Value::String(a), Value::String(b)) = (a, b) else {
                 bail!("`between` takes two times: between = [\"HH:MM:SS\", \"HH:MM:SS\"]");
             };
-            let (lo, hi) = (parse_clock(a)? / 1_000_000_000, parse_clock(b)? / 1_000_000_000);
+            let (lo, hi) = (
+                parse_clock(a)? / 1_000_000_000,
+                parse_clock(b)? / 1_000_000_000,
+            );
             if lo > hi {
                 bail!("`between` times must be in order, got [{a}, {b}]");
             }
@@ -235,7 +240,9 @@ fn resolve_order_sizes(doc: &mut toml::Table) -> Result<()> {
                 Some((
                     t.get("symbol")?.as_str()?.to_string(),
                     t.get("adv").and_then(|v| number(v).ok())?,
-                    t.get("lot_size").and_then(|v| number(v).ok()).unwrap_or(1.0),
+                    t.get("lot_size")
+                        .and_then(|v| number(v).ok())
+                        .unwrap_or(1.0),
                 ))
             })
             .collect(),
@@ -300,10 +307,7 @@ qty_adv = { uniform = [0.05, 0.25] }
         let a = realise(&d, 7).unwrap();
         assert_eq!(a, realise(&d, 7).unwrap());
         let days: Vec<_> = (0..20).map(|s| realise(&d, s).unwrap()).collect();
-        let distinct = days
-            .iter()
-            .filter(|x| **x != days[0])
-            .count();
+        let distinct = days.iter().filter(|x| **x != days[0]).count();
         assert!(distinct >= 18, "{distinct}");
     }
 
@@ -325,12 +329,18 @@ qty_adv = { uniform = [0.05, 0.25] }
             outages += ev.len() - 1;
             let o = r["orders"][0].as_table().unwrap();
             let qty = o["qty"].as_float().unwrap();
-            assert!(qty >= 0.05 * adv - 1.0 && qty <= 0.25 * adv + 1.0, "{qty} {adv}");
+            assert!(
+                qty >= 0.05 * adv - 1.0 && qty <= 0.25 * adv + 1.0,
+                "{qty} {adv}"
+            );
             assert!(!o.contains_key("qty_adv"));
             sides.insert(o["side"].as_str().unwrap().to_string());
             assert_eq!(r["seed"].as_integer(), Some(seed as i64));
         }
-        assert!((60..140).contains(&outages), "{outages} outages in 200 days");
+        assert!(
+            (60..140).contains(&outages),
+            "{outages} outages in 200 days"
+        );
         assert_eq!(sides.len(), 2);
     }
 
@@ -360,7 +370,10 @@ qty_adv = { uniform = [0.05, 0.25] }
             ("x = { uniform = [1] }", "two bounds"),
             ("x = { log_uniform = [0, 1] }", "positive"),
             ("x = { choice = [] }", "at least one"),
-            ("x = { choice = [1, 2], weights = [1] }", "one number per choice"),
+            (
+                "x = { choice = [1, 2], weights = [1] }",
+                "one number per choice",
+            ),
             ("x = { between = [\"12:00:00\", \"10:00:00\"] }", "in order"),
             ("x = { uniform = [1, 2], typo = 3 }", "does not take `typo`"),
             ("x = { uniform = [1, 2], round = 0 }", "positive"),

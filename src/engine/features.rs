@@ -102,7 +102,9 @@ fn momentum_z(sym: &SymbolMarket, mid: f64, vol_bps: f64, seconds: usize) -> f64
     if then <= 0.0 || vol_bps <= 0.0 {
         return 0.0;
     }
-    let span = seconds.min(sym.tape.seconds_kept().saturating_sub(1)).max(1) as f64;
+    let span = seconds
+        .min(sym.tape.seconds_kept().saturating_sub(1))
+        .max(1) as f64;
     (mid - then) / then * 1e4 / (vol_bps * span.sqrt())
 }
 

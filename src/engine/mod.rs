@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod core;
+pub mod deploy;
 pub mod family;
 pub mod features;
 pub mod feed;

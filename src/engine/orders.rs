@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use super::deploy::GuardTrack;
 use super::market::{ChildKind, Px, Qty};
 use super::strategy::Strategy;
 use crate::model::Action;
@@ -79,6 +80,10 @@ pub struct ParentOrder {
     /// Dark quantity sent and filled, decayed at each decision.
     pub dark_sent: f64,
     pub dark_filled: f64,
+    /// The deployed model that serves the order (index in the engine's deployment).
+    pub served_by: Option<usize>,
+    /// The model guard's paper baseline for this order.
+    pub guard: GuardTrack,
 }
 
 impl ParentOrder {

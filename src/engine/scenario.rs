@@ -266,7 +266,12 @@ impl ScenarioFile {
     pub fn parse(text: &str, origin: &str) -> Result<ScenarioFile> {
         let doc: toml::Table =
             toml::from_str(text).with_context(|| format!("scenario {origin} is not valid TOML"))?;
-        let field = |k: &str| doc.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let field = |k: &str| {
+            doc.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         let file = ScenarioFile {
             name: field("name"),
             description: field("description"),

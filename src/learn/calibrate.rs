@@ -176,7 +176,9 @@ pub fn impact(seeds: usize, threads: usize) -> Result<ImpactReport> {
     if seeds < 2 {
         bail!("--seeds must be at least 2 (the interval needs a spread)");
     }
-    let seed_list: Vec<u64> = (0..seeds as u64).map(|k| CALIBRATION_SEED_BASE + k).collect();
+    let seed_list: Vec<u64> = (0..seeds as u64)
+        .map(|k| CALIBRATION_SEED_BASE + k)
+        .collect();
     // Buys on even seeds, sells on odd ones: impact must not depend on the side.
     let side_of = |seed: u64| if seed % 2 == 0 { Side::Buy } else { Side::Sell };
     let mut jobs: Vec<(Option<usize>, u64)> = Vec::new();
@@ -294,7 +296,14 @@ impl ImpactReport {
         );
         s.push_str(&format!(
             "{:>6} {:>9} {:>22} {:>22} {:>6} {:>9} {:>22} {:>7}\n",
-            "Q/V", "qty", "peak bps [95%]", "3 h later [95%]", "ratio", "√ law", "unpaired peak [95%]", "filled"
+            "Q/V",
+            "qty",
+            "peak bps [95%]",
+            "3 h later [95%]",
+            "ratio",
+            "√ law",
+            "unpaired peak [95%]",
+            "filled"
         ));
         for r in &self.rows {
             s.push_str(&format!(
@@ -349,7 +358,11 @@ pub struct NoFreeLunchReport {
     pub pass: bool,
 }
 
-pub fn no_free_lunch(seeds: usize, threads: usize, policy: Option<PathBuf>) -> Result<NoFreeLunchReport> {
+pub fn no_free_lunch(
+    seeds: usize,
+    threads: usize,
+    policy: Option<PathBuf>,
+) -> Result<NoFreeLunchReport> {
     let report = eval::run(&EvalOptions {
         scenario: "no_free_lunch".into(),
         seeds,
@@ -445,7 +458,10 @@ pub struct BigOrderReport {
 fn big_order_scenario(strategy: &str) -> Result<Scenario> {
     let mut s = Scenario::load("default")?;
     s.orders.retain(|o| o.id.as_deref() == Some("P-1"));
-    let o = s.orders.first_mut().context("the default scenario has no P-1")?;
+    let o = s
+        .orders
+        .first_mut()
+        .context("the default scenario has no P-1")?;
     o.strategy = strategy.to_string();
     Ok(s)
 }
@@ -510,7 +526,9 @@ fn early_slippage(seed: u64, share: f64) -> Result<EarlySlippage> {
     let arrival = o.progress.arrival_price.context("no arrival price")?;
     let avg = o.progress.avg_price.context("no fills")?;
     let mut without_scenario = scenario.clone();
-    without_scenario.orders.retain(|x| x.id.as_deref() != Some("P-1"));
+    without_scenario
+        .orders
+        .retain(|x| x.id.as_deref() != Some("P-1"));
     let mut without = Engine::new(&without_scenario, &opts)?;
     without.run_until(now);
     let m_with = with.mid_price(sym).context("no mid")?;
@@ -536,7 +554,9 @@ pub fn big_order(seeds: usize, threads: usize, policy: Option<PathBuf>) -> Resul
     let jobs: Vec<(usize, u64)> = (0..names.len())
         .flat_map(|i| (0..seeds as u64).map(move |k| (i, eval::HELD_OUT_SEED_BASE + k)))
         .collect();
-    let results = par_map(&jobs, threads, |(i, seed)| big_order_run(&names[*i], *seed, &policy));
+    let results = par_map(&jobs, threads, |(i, seed)| {
+        big_order_run(&names[*i], *seed, &policy)
+    });
     let mut per: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); names.len()];
     for ((i, _), r) in jobs.iter().zip(results) {
         let (is, f) = r?;
@@ -559,7 +579,11 @@ pub fn big_order(seeds: usize, threads: usize, policy: Option<PathBuf>) -> Resul
         })
         .collect();
     let s = big_order_scenario("vwap")?;
-    let sym = &s.symbols.iter().find(|x| x.symbol == "ACME").context("no ACME")?;
+    let sym = &s
+        .symbols
+        .iter()
+        .find(|x| x.symbol == "ACME")
+        .context("no ACME")?;
     let q = s.orders[0].qty;
     let law = |y: f64| y * sym.daily_vol * 1e4 * (q / sym.adv).sqrt();
     Ok(BigOrderReport {

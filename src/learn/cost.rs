@@ -74,7 +74,11 @@ mod tests {
     #[test]
     fn on_schedule_pays_the_execution_against_the_start_mid() {
         // Bought 100 at 100.05 with the mid at 100: 5 bps.
-        let c = window_cost_bps(Side::Buy, &at(0.0, 0.0, 0.0, 100.0), &at(100.0, 10_005.0, 100.0, 101.0));
+        let c = window_cost_bps(
+            Side::Buy,
+            &at(0.0, 0.0, 0.0, 100.0),
+            &at(100.0, 10_005.0, 100.0, 101.0),
+        );
         assert!((c - 5.0).abs() < 1e-9, "{c}");
     }
 
@@ -95,7 +99,11 @@ mod tests {
     #[test]
     fn a_tiny_plan_does_not_blow_the_cost_up() {
         // Near the end the schedule plans 1 lot but an action trades 500.
-        let c = window_cost_bps(Side::Buy, &at(0.0, 0.0, 0.0, 100.0), &at(500.0, 50_010.0, 1.0, 100.0));
+        let c = window_cost_bps(
+            Side::Buy,
+            &at(0.0, 0.0, 0.0, 100.0),
+            &at(500.0, 50_010.0, 1.0, 100.0),
+        );
         assert!(c.abs() < 5.0, "{c}");
     }
 }

@@ -83,7 +83,12 @@ pub fn columns() -> Vec<String> {
 }
 
 /// The schema written next to the CSV.
-pub fn schema_json(kind: &str, opts: Option<&DatasetOptions>, horizon_s: f64, noise: Option<&LabelNoise>) -> serde_json::Value {
+pub fn schema_json(
+    kind: &str,
+    opts: Option<&DatasetOptions>,
+    horizon_s: f64,
+    noise: Option<&LabelNoise>,
+) -> serde_json::Value {
     serde_json::json!({
         "format": "csv",
         "kind": kind,
@@ -144,7 +149,12 @@ fn checkpoint(view: &SessionView, order_id: &str, mid: f64) -> Option<(Side, Che
 
 /// Rollout costs of every action from the engine's current state, which is
 /// a pending decision of `order_id`: costs[k][a] for rollout k, action a.
-fn rollouts(engine: &Engine, order_id: &str, symbol: &str, opts: &DatasetOptions) -> Result<Vec<Vec<f64>>> {
+fn rollouts(
+    engine: &Engine,
+    order_id: &str,
+    symbol: &str,
+    opts: &DatasetOptions,
+) -> Result<Vec<Vec<f64>>> {
     let horizon = (opts.horizon_s * 1e9) as u64;
     let mid = engine.mid_price(symbol).unwrap_or(0.0);
     let (side, start) = checkpoint(engine.view(), order_id, mid).context("order vanished")?;
@@ -172,7 +182,9 @@ fn rollouts(engine: &Engine, order_id: &str, symbol: &str, opts: &DatasetOptions
 fn summarise(costs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let n = Action::ALL.len();
     let k = costs.len().max(1) as f64;
-    let mean: Vec<f64> = (0..n).map(|a| costs.iter().map(|r| r[a]).sum::<f64>() / k).collect();
+    let mean: Vec<f64> = (0..n)
+        .map(|a| costs.iter().map(|r| r[a]).sum::<f64>() / k)
+        .collect();
     let adv: Vec<Vec<f64>> = costs
         .iter()
         .map(|r| {
@@ -248,7 +260,9 @@ fn episode(file: &ScenarioFile, seed: u64, opts: &DatasetOptions) -> Result<Vec<
         if rng.random::<f64>() < opts.explore {
             let a = Action::ALL[rng.random_range(0..Action::ALL.len())];
             let n = rng.random_range(1..=opts.hold.max(1));
-            engine.force_action(&order_id, a, n).map_err(anyhow::Error::msg)?;
+            engine
+                .force_action(&order_id, a, n)
+                .map_err(anyhow::Error::msg)?;
         }
         // Process events until this order's decision is out.
         let mut decision = None;
@@ -292,16 +306,27 @@ fn episode(file: &ScenarioFile, seed: u64, opts: &DatasetOptions) -> Result<Vec<
 
 fn label_noise(rows: &[Labelled], rollouts: usize) -> LabelNoise {
     let n = rows.len().max(1) as f64;
-    let ses: Vec<f64> = rows.iter().flat_map(|r| r.se.iter().copied()).filter(|x| x.is_finite()).collect();
+    let ses: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.se.iter().copied())
+        .filter(|x| x.is_finite())
+        .collect();
     let agree: Vec<bool> = rows.iter().filter_map(|r| r.halves_agree).collect();
     LabelNoise {
         rows: rows.len(),
         rollouts,
-        advantage_se_bps: if ses.is_empty() { f64::NAN } else { ses.iter().sum::<f64>() / ses.len() as f64 },
+        advantage_se_bps: if ses.is_empty() {
+            f64::NAN
+        } else {
+            ses.iter().sum::<f64>() / ses.len() as f64
+        },
         advantage_range_bps: rows
             .iter()
             .map(|r| {
-                let (lo, hi) = r.mean.iter().fold((f64::MAX, f64::MIN), |(l, h), c| (l.min(*c), h.max(*c)));
+                let (lo, hi) = r
+                    .mean
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(l, h), c| (l.min(*c), h.max(*c)));
                 hi - lo
             })
             .sum::<f64>()
@@ -402,7 +427,9 @@ pub fn from_simulator(opts: &DatasetOptions, out: &Path) -> Result<Summary> {
             );
         }
     }
-    let results = super::par_map(&jobs, opts.threads, |(f, seed)| episode(&files[*f], *seed, opts));
+    let results = super::par_map(&jobs, opts.threads, |(f, seed)| {
+        episode(&files[*f], *seed, opts)
+    });
     let mut rows = Vec::new();
     for r in results {
         rows.extend(r?);
@@ -412,7 +439,12 @@ pub fn from_simulator(opts: &DatasetOptions, out: &Path) -> Result<Summary> {
     let mut summary = write(
         out,
         &csv,
-        schema_json("simulator rollouts", Some(opts), opts.horizon_s, Some(&noise)),
+        schema_json(
+            "simulator rollouts",
+            Some(opts),
+            opts.horizon_s,
+            Some(&noise),
+        ),
     )?;
     summary.noise = Some(noise);
     Ok(summary)
@@ -440,7 +472,11 @@ pub fn from_recordings(paths: &[PathBuf], horizon_s: f64, out: &Path) -> Result<
             horizon_s,
         ));
     }
-    write(out, &rows, schema_json("recorded decisions", None, horizon_s, None))
+    write(
+        out,
+        &rows,
+        schema_json("recorded decisions", None, horizon_s, None),
+    )
 }
 
 fn recording_rows(

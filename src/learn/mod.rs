@@ -1,11 +1,12 @@
 //! The learning loop: training data from the simulator (rollouts) and from
 //! recorded sessions, and the evaluation of every strategy on held-out seeds.
 
+pub mod calibrate;
 pub mod cli;
 pub mod cost;
 pub mod dataset;
 pub mod eval;
-pub mod calibrate;
+pub mod gates;
 
 /// `f` over every item on `threads` threads, results in item order
 /// (item i goes to thread i mod threads, so the split is deterministic).
@@ -34,7 +35,9 @@ pub(crate) fn par_map<T: Sync, R: Send>(
             }
         }
     });
-    out.into_iter().map(|r| r.expect("every item ran")).collect()
+    out.into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 /// The 97.5% quantile of Student's t with `df` degrees of freedom (for 95%
@@ -58,13 +61,19 @@ mod tests {
         // Tables: df 5 → 2.571, 10 → 2.228, 29 → 2.045, 100 → 1.984.
         for (df, want) in [(5, 2.571), (10, 2.228), (29, 2.045), (100, 1.984)] {
             let got = super::t975(df);
-            assert!((got - want).abs() / want < 0.006, "df {df}: {got} vs {want}");
+            assert!(
+                (got - want).abs() / want < 0.006,
+                "df {df}: {got} vs {want}"
+            );
         }
     }
 
     #[test]
     fn par_map_keeps_order() {
         let xs: Vec<u64> = (0..17).collect();
-        assert_eq!(super::par_map(&xs, 3, |x| x * 2), (0..17).map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(
+            super::par_map(&xs, 3, |x| x * 2),
+            (0..17).map(|x| x * 2).collect::<Vec<_>>()
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod contract;
 pub mod onnx;
+pub mod registry;
 
 pub use contract::{Action, Feature, CONTRACT_VERSION, FEATURES};
 

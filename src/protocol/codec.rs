@@ -222,11 +222,21 @@ mod fast {
                 floats(buf, &d.features);
                 buf.extend_from_slice(br#","model":"#);
                 string(buf, &d.model);
+                if let Some(status) = d.model_status {
+                    buf.extend_from_slice(br#","model_status":"#);
+                    string(buf, status.name());
+                }
                 buf.extend_from_slice(if d.overridden {
-                    br#","overridden":true,"target_qty":"#
+                    br#","overridden":true,"fell_back":"#
                 } else {
-                    br#","overridden":false,"target_qty":"#
+                    br#","overridden":false,"fell_back":"#
                 });
+                buf.extend_from_slice(if d.fell_back { b"true" } else { b"false" });
+                if let Some(reason) = &d.fallback_reason {
+                    buf.extend_from_slice(br#","fallback_reason":"#);
+                    string(buf, reason);
+                }
+                buf.extend_from_slice(br#","target_qty":"#);
                 float(buf, d.target_qty);
                 buf.extend_from_slice(br#","children":["#);
                 for (i, c) in d.children.iter().enumerate() {
@@ -441,6 +451,11 @@ mod tests {
                     start_ts: 34_200_000_000_000,
                     end_ts: 57_600_000_000_000,
                     params: params(),
+                    model: Some(ServedModel {
+                        name: "policy-2".into(),
+                        id: "policy@abc123".into(),
+                        status: ModelStatus::Canary,
+                    }),
                 },
             },
             Event::OrderState {
@@ -492,7 +507,10 @@ mod tests {
                 probs: vec![0.1, 0.8123, 0.0877],
                 features: vec![0.37f64.sin(), -0.0, 1e21, 1e-7, f64::MIN_POSITIVE, f64::MAX],
                 model: "policy@abc123".into(),
+                model_status: Some(ModelStatus::Canary),
                 overridden: true,
+                fell_back: true,
+                fallback_reason: Some("model guard tripped".into()),
                 target_qty: 300.0,
                 children: vec![
                     child(Some(100.01), ChildType::Limit, Side::Buy),
@@ -507,7 +525,10 @@ mod tests {
                 probs: vec![],
                 features: vec![],
                 model: "rule".into(),
+                model_status: None,
                 overridden: false,
+                fell_back: false,
+                fallback_reason: None,
                 target_qty: 0.0,
                 children: vec![],
             })),
@@ -599,6 +620,26 @@ mod tests {
                 ok: false,
                 reason: Some("order is done".into()),
             },
+            Event::CommandApplied {
+                command_id: "c-2".into(),
+                user: "alice".into(),
+                command: Command::KillModel {
+                    model: "policy-2".into(),
+                    reason: Some("costs too much".into()),
+                },
+                ok: true,
+                reason: None,
+            },
+            Event::ModelState(ModelStateInfo {
+                name: "policy-2".into(),
+                id: "policy@abc123".into(),
+                status: ModelStatus::Live,
+                guard: GuardState::Tripped,
+                cost_vs_baseline_bps: Some(31.5),
+                threshold_bps: 25.0,
+                orders: 3,
+                reason: Some("cost +31.5 bps against the baseline, threshold 25".into()),
+            }),
         ]
     }
 

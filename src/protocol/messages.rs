@@ -330,6 +330,17 @@ pub enum Command {
     NewOrder {
         order: NewOrder,
     },
+    /// Model kill switch: every order the model serves follows the baseline
+    /// schedule instead, until `restore_model`.
+    KillModel {
+        model: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Undo `kill_model` (or a tripped guard): the model serves its orders again.
+    RestoreModel {
+        model: String,
+    },
 }
 
 impl Command {
@@ -345,6 +356,8 @@ impl Command {
             Command::KillSwitch { .. } => "kill_switch",
             Command::ResumeAll => "resume_all",
             Command::NewOrder { .. } => "new_order",
+            Command::KillModel { .. } => "kill_model",
+            Command::RestoreModel { .. } => "restore_model",
         }
     }
 
@@ -358,7 +371,10 @@ impl Command {
             | Command::Override { order_id, .. }
             | Command::ReleaseOverride { order_id } => Some(order_id),
             Command::NewOrder { order } => order.id.as_deref(),
-            Command::KillSwitch { .. } | Command::ResumeAll => None,
+            Command::KillSwitch { .. }
+            | Command::ResumeAll
+            | Command::KillModel { .. }
+            | Command::RestoreModel { .. } => None,
         }
     }
 
@@ -388,6 +404,77 @@ pub struct OrderInfo {
     pub start_ts: Ts,
     pub end_ts: Ts,
     pub params: OrderParams,
+    /// The model that serves the order's decisions (adaptive orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ServedModel>,
+}
+
+/// Deployment status of a model in the registry (`models/registry.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// Scored beside decisions, never trading.
+    Shadow,
+    /// Trades a limited share of orders while it earns trust.
+    Canary,
+    /// The champion: serves every order not given to a canary.
+    Live,
+    Retired,
+    /// A model file given directly (`--policy`), outside the registry.
+    Unregistered,
+}
+
+impl ModelStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelStatus::Shadow => "shadow",
+            ModelStatus::Canary => "canary",
+            ModelStatus::Live => "live",
+            ModelStatus::Retired => "retired",
+            ModelStatus::Unregistered => "unregistered",
+        }
+    }
+}
+
+/// Which model serves an order, and with what status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServedModel {
+    /// Registry name.
+    pub name: String,
+    /// `name@hash`, as decisions carry it.
+    pub id: String,
+    pub status: ModelStatus,
+}
+
+/// State of a model's live guard and kill switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardState {
+    /// Serving its orders.
+    Ok,
+    /// Its realised cost passed the threshold against the baseline: orders follow the baseline.
+    Tripped,
+    /// A trader pulled its kill switch: orders follow the baseline.
+    Killed,
+}
+
+/// A model as the engine deploys it: status, guard figures and kill switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelStateInfo {
+    pub name: String,
+    pub id: String,
+    pub status: ModelStatus,
+    pub guard: GuardState,
+    /// Realised cost of the model's orders minus the baseline schedule's over
+    /// the same intervals, in bps of what the baseline would have traded
+    /// (positive = the model costs more); none before enough has traded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_vs_baseline_bps: Option<f64>,
+    pub threshold_bps: f64,
+    /// Orders the model serves (working or done) this session.
+    pub orders: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Progress of a parent order, emitted after fills and at each decision.
@@ -457,7 +544,16 @@ pub struct DecisionInfo {
     pub features: Vec<f64>,
     /// Model id (`name@hash`) or `rule` for a classic strategy.
     pub model: String,
+    /// Deployment status of the model that decided, if a model did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_status: Option<ModelStatus>,
     pub overridden: bool,
+    /// The engine followed the baseline schedule instead of the model's choice.
+    #[serde(default)]
+    pub fell_back: bool,
+    /// Why it fell back: low confidence, the model's guard, its kill switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
     /// Quantity this decision aimed to execute in the interval.
     pub target_qty: f64,
     pub children: Vec<ChildSpec>,
@@ -534,6 +630,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A deployed model's status, guard and kill switch changed (or its guard figure moved).
+    ModelState(ModelStateInfo),
 }
 
 impl Event {
@@ -552,6 +650,7 @@ impl Event {
             Event::Market(_) => "market",
             Event::Alert(_) => "alert",
             Event::CommandApplied { .. } => "command_applied",
+            Event::ModelState(_) => "model_state",
         }
     }
 }
@@ -681,6 +780,7 @@ enum EventDe {
         #[serde(default)]
         reason: Option<String>,
     },
+    ModelState(ModelStateInfo),
 }
 
 /// Deserialization of internally tagged enums without serde's buffering.

@@ -56,6 +56,10 @@ pub struct LastDecision {
     pub confidence: f64,
     pub model: String,
     pub overridden: bool,
+    #[serde(default)]
+    pub fell_back: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
 }
 
 /// The reducer's verdict on one event.
@@ -88,6 +92,9 @@ pub struct SessionView {
     /// Most recent alerts, newest first, at most `ALERTS_KEPT`.
     pub alerts: VecDeque<AlertInfo>,
     pub alert_count: u64,
+    /// Deployed models: status, guard and kill switch (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelStateInfo>,
     #[serde(skip)]
     index: HashMap<String, usize>,
 }
@@ -109,6 +116,7 @@ impl Default for SessionView {
             markets: Vec::new(),
             alerts: VecDeque::new(),
             alert_count: 0,
+            models: Vec::new(),
             index: HashMap::new(),
         }
     }
@@ -137,6 +145,11 @@ impl PartialEq for SessionView {
 impl SessionView {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A deployed model's state, by registry name.
+    pub fn model(&self, name: &str) -> Option<&ModelStateInfo> {
+        self.models.iter().find(|m| m.name == name)
     }
 
     pub fn order(&self, order_id: &str) -> Option<&OrderView> {
@@ -277,6 +290,8 @@ impl SessionView {
                         confidence: d.confidence,
                         model: d.model.clone(),
                         overridden: d.overridden,
+                        fell_back: d.fell_back,
+                        fallback_reason: d.fallback_reason.clone(),
                     });
                 }
             }
@@ -325,6 +340,10 @@ impl SessionView {
                 self.alerts.truncate(ALERTS_KEPT);
             }
             Event::CommandApplied { .. } => {}
+            Event::ModelState(m) => match self.models.iter_mut().find(|x| x.name == m.name) {
+                Some(existing) => *existing = m.clone(),
+                None => self.models.push(m.clone()),
+            },
         }
     }
 }

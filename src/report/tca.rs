@@ -260,7 +260,8 @@ impl Session {
                     ok: *ok,
                     reason: reason.clone(),
                 }),
-                Event::EngineState { .. } | Event::ChildCancelled { .. } => {}
+                Event::EngineState { .. } | Event::ChildCancelled { .. } | Event::ModelState(_) => {
+                }
             }
         }
         s

@@ -112,6 +112,7 @@ pub fn order_new(id: &str, symbol: &str, side: Side, qty: f64, strategy: &str) -
             start_ts: OPEN,
             end_ts: OPEN + 3600 * 1_000_000_000,
             params: params(),
+            model: None,
         },
     }
 }
@@ -161,7 +162,10 @@ pub fn decision(id: &str, action: &str, confidence: f64) -> Event {
         probs,
         features,
         model: "policy@abc123".into(),
+        model_status: Some(ModelStatus::Live),
         overridden: false,
+        fell_back: false,
+        fallback_reason: None,
         target_qty: 300.0,
         children: vec![],
     }))

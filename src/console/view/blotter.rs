@@ -362,7 +362,28 @@ fn draw_row(
                 None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
             },
             Col::Strategy => {
-                put_clipped(buf, cx, y, strategy_label(&o.info.strategy, cw), cw, base);
+                // A canary model is marked ·c, a model switched off ⛔ (the
+                // detail pane says which model and why).
+                let model = o.info.model.as_ref();
+                let off = model
+                    .and_then(|m| state.view.model(&m.name))
+                    .is_some_and(|m| m.guard != crate::protocol::GuardState::Ok);
+                let canary =
+                    model.is_some_and(|m| m.status == crate::protocol::ModelStatus::Canary);
+                let label = strategy_label(&o.info.strategy, cw);
+                match (off, canary) {
+                    (true, _) => {
+                        let text = fmt(s, format_args!("{label}⛔"));
+                        put_clipped(buf, cx, y, text, cw, base.fg(t.critical));
+                    }
+                    (false, true) => {
+                        let text = fmt(s, format_args!("{label}·c"));
+                        put_clipped(buf, cx, y, text, cw, base);
+                    }
+                    _ => {
+                        put_clipped(buf, cx, y, label, cw, base);
+                    }
+                }
             }
             Col::State => state_cell(app, o, halted, base, cx, y, cw, buf),
             Col::LastAct => match &o.last_decision {

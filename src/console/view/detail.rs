@@ -12,6 +12,7 @@ use crate::console::app::{App, Focus};
 use crate::console::state::{describe_command, format_ts, ts_secs, ConsoleState, DecisionRecord};
 use crate::model::FEATURES;
 use crate::protocol::view::OrderView;
+use crate::protocol::{GuardState, ServedModel};
 
 pub fn render(app: &App, order: Option<&OrderView>, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -270,6 +271,26 @@ fn params(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf: &mut 
         }
         None => line(&[("override ", label), ("none", value)], buf),
     }
+    if let Some(served) = &o.info.model {
+        let (text, style) = model_line(state, served);
+        let style = match style {
+            ModelLook::Fine => value,
+            ModelLook::Off => Style::default().fg(t.critical).add_modifier(Modifier::BOLD),
+        };
+        line(&[("model   ", label), (&text, style)], buf);
+    }
+    if let Some(reason) = o
+        .last_decision
+        .as_ref()
+        .filter(|d| d.fell_back)
+        .and_then(|d| d.fallback_reason.as_deref())
+    {
+        let text = format!("↩ last decision followed the baseline: {reason}");
+        line(
+            &[("fallback ", label), (&text, Style::default().fg(t.warn))],
+            buf,
+        );
+    }
     if let Some(d) = state.divergence.get(&o.info.order_id) {
         let text = format!(
             "≠ shadow says {} vs live {}: {}",
@@ -314,6 +335,40 @@ fn params(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf: &mut 
             )
         };
         line(&[("last cmd ", label), (&text, style)], buf);
+    }
+}
+
+enum ModelLook {
+    Fine,
+    Off,
+}
+
+/// Which model serves the order, its status and its guard.
+fn model_line(state: &ConsoleState, served: &ServedModel) -> (String, ModelLook) {
+    let status = served.status.name();
+    let Some(m) = state.view.model(&served.name) else {
+        return (format!("{} ({status})", served.name), ModelLook::Fine);
+    };
+    let figure = m.cost_vs_baseline_bps.map_or_else(
+        || "not judged yet".to_string(),
+        |c| format!("{c:+.1} bps vs baseline (limit {:+.0})", m.threshold_bps),
+    );
+    match m.guard {
+        GuardState::Ok => (
+            format!(
+                "{} ({status}) · guard ok, {figure} — X switches it off",
+                m.name
+            ),
+            ModelLook::Fine,
+        ),
+        GuardState::Tripped | GuardState::Killed => (
+            format!(
+                "⛔ {} ({status}) off: {} — orders follow the baseline; X restores",
+                m.name,
+                m.reason.as_deref().unwrap_or("switched off")
+            ),
+            ModelLook::Off,
+        ),
     }
 }
 

@@ -116,6 +116,14 @@ fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
             " ■ KILL SWITCH ■ ".to_string(),
             "Halt ALL orders and cancel every working child order?".to_string(),
         ),
+        ConfirmKind::KillModel { model, orders } => (
+            " ■ MODEL OFF ■ ".to_string(),
+            format!("Switch model {model} off? Its {orders} orders follow the baseline schedule."),
+        ),
+        ConfirmKind::RestoreModel { model } => (
+            " Confirm model restore ".to_string(),
+            format!("Let model {model} serve its orders again?"),
+        ),
     };
     let rect = centered(area, 64, 7);
     let inner = popup(app, &title, rect, buf);

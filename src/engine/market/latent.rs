@@ -201,7 +201,8 @@ impl LatentPath {
             } else {
                 1.0
             };
-            let sigma = scale * self.sigma_ticks * c.regime.vol * shock * self.log_vol.exp() * shape.sqrt();
+            let sigma =
+                scale * self.sigma_ticks * c.regime.vol * shock * self.log_vol.exp() * shape.sqrt();
             self.value += drift * dt + sigma * dt.sqrt() * z;
         }
     }

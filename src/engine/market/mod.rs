@@ -116,7 +116,13 @@ impl FlowParams {
 /// grid of spreads (ticks) at an ADV of 2M (`volume_grid_report` in the market
 /// tests), with a mild decline for busier names (≈ ADV^-0.13 over 1M–6M).
 fn volume_ratio(spread_ticks: f64, adv: f64) -> f64 {
-    const GRID: [(f64, f64); 5] = [(1.0, 1.05), (2.0, 0.82), (3.0, 0.61), (5.0, 0.47), (10.0, 0.40)];
+    const GRID: [(f64, f64); 5] = [
+        (1.0, 1.05),
+        (2.0, 0.82),
+        (3.0, 0.61),
+        (5.0, 0.47),
+        (10.0, 0.40),
+    ];
     let t = spread_ticks.clamp(GRID[0].0, GRID[GRID.len() - 1].0);
     let at_2m = GRID
         .windows(2)

@@ -9,6 +9,8 @@ pub const HISTORY_SECONDS: usize = 1800;
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     volume: Qty,
+    /// Σ price × quantity of the second's trades (ticks × lots).
+    notional: f64,
     /// Buyer-initiated minus seller-initiated volume.
     signed: Qty,
     /// Mid price (ticks) at the end of the second.
@@ -50,6 +52,7 @@ impl TapeStats {
             self.head = (self.head + 1) % HISTORY_SECONDS;
             self.buckets[self.head] = Bucket {
                 volume: 0,
+                notional: 0.0,
                 signed: 0,
                 mid,
             };
@@ -68,6 +71,7 @@ impl TapeStats {
         self.roll_to(ts_ns / 1_000_000_000);
         let b = &mut self.buckets[self.head];
         b.volume += qty;
+        b.notional += px as f64 * qty as f64;
         b.signed += if buyer_initiated { qty } else { -qty };
         self.cum_volume += qty;
         self.last_trade_px = Some(px);
@@ -97,6 +101,15 @@ impl TapeStats {
     /// Market volume over the last `seconds` seconds.
     pub fn volume(&self, seconds: usize) -> Qty {
         self.recent(seconds).map(|b| b.volume).sum()
+    }
+
+    /// Volume-weighted average trade price (ticks) over the last `seconds`
+    /// seconds; None when nothing traded.
+    pub fn vwap_ticks(&self, seconds: usize) -> Option<f64> {
+        let (v, n) = self
+            .recent(seconds)
+            .fold((0, 0.0), |(v, n), b| (v + b.volume, n + b.notional));
+        (v > 0).then(|| n / v as f64)
     }
 
     /// (signed volume, total volume) over the last `seconds` seconds.
@@ -138,6 +151,8 @@ mod tests {
         assert_eq!(s.volume(1), 3);
         assert_eq!(s.volume(2), 8);
         assert_eq!(s.flow(2), (2, 8));
+        assert_eq!(s.vwap_ticks(2), Some((1000.0 * 5.0 + 1001.0 * 3.0) / 8.0));
+        assert_eq!(s.vwap_ticks(1), Some(1001.0));
         // Jump past the whole history: everything old is forgotten.
         s.record_trade(5_000_000_000_000, 1001, 1, true);
         assert_eq!(s.volume(HISTORY_SECONDS), 1);

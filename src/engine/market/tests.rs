@@ -404,7 +404,10 @@ fn volume_tracks_adv() {
         let mut out = Vec::new();
         run_until(&mut m, CLOSE, &mut out);
         let ratio = m.symbols[0].tape.cum_volume as f64 / adv;
-        assert!((0.7..1.3).contains(&ratio), "ADV {adv}, {ticks} ticks: volume {ratio} of ADV");
+        assert!(
+            (0.7..1.3).contains(&ratio),
+            "ADV {adv}, {ticks} ticks: volume {ratio} of ADV"
+        );
     }
 }
 
@@ -423,7 +426,12 @@ fn volume_grid_report() {
                 run_until(&mut m, CLOSE, &mut out);
                 vols.push(m.symbols[0].tape.cum_volume as f64 / adv);
             }
-            eprintln!("adv {adv:e} spread {ticks} ticks: volume/ADV {:?}", vols.iter().map(|v| (v * 100.0).round() / 100.0).collect::<Vec<_>>());
+            eprintln!(
+                "adv {adv:e} spread {ticks} ticks: volume/ADV {:?}",
+                vols.iter()
+                    .map(|v| (v * 100.0).round() / 100.0)
+                    .collect::<Vec<_>>()
+            );
         }
     }
 }
