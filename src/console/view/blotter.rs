@@ -362,7 +362,7 @@ fn draw_row(
                 None => put_right(buf, cx, y, "—", cw, base.fg(t.dim)),
             },
             Col::Strategy => {
-                // A canary model is marked ·c, a model switched off ⛔ (the
+                // A canary model is marked ·c, a model switched off ⊘ (the
                 // detail pane says which model and why).
                 let model = o.info.model.as_ref();
                 let off = model
@@ -370,20 +370,18 @@ fn draw_row(
                     .is_some_and(|m| m.guard != crate::protocol::GuardState::Ok);
                 let canary =
                     model.is_some_and(|m| m.status == crate::protocol::ModelStatus::Canary);
-                let label = strategy_label(&o.info.strategy, cw);
-                match (off, canary) {
-                    (true, _) => {
-                        let text = fmt(s, format_args!("{label}⛔"));
-                        put_clipped(buf, cx, y, text, cw, base.fg(t.critical));
-                    }
-                    (false, true) => {
-                        let text = fmt(s, format_args!("{label}·c"));
-                        put_clipped(buf, cx, y, text, cw, base);
-                    }
-                    _ => {
-                        put_clipped(buf, cx, y, label, cw, base);
-                    }
-                }
+                let suffix = match (off, canary) {
+                    (true, _) => "⊘",
+                    (false, true) => "·c",
+                    _ => "",
+                };
+                // The mark stays visible: the name gives way to it.
+                let room = (cw as usize).saturating_sub(suffix.chars().count()) as u16;
+                let label = strategy_label(&o.info.strategy, room);
+                let cut: String = label.chars().take(room as usize).collect();
+                let text = fmt(s, format_args!("{cut}{suffix}"));
+                let style = if off { base.fg(t.critical) } else { base };
+                put_clipped(buf, cx, y, text, cw, style);
             }
             Col::State => state_cell(app, o, halted, base, cx, y, cw, buf),
             Col::LastAct => match &o.last_decision {

@@ -363,7 +363,7 @@ fn model_line(state: &ConsoleState, served: &ServedModel) -> (String, ModelLook)
         ),
         GuardState::Tripped | GuardState::Killed => (
             format!(
-                "⛔ {} ({status}) off: {} — orders follow the baseline; X restores",
+                "⊘ {} ({status}) off: {} · baseline schedule · X: restore",
                 m.name,
                 m.reason.as_deref().unwrap_or("switched off")
             ),

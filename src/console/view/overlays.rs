@@ -118,7 +118,7 @@ fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
         ),
         ConfirmKind::KillModel { model, orders } => (
             " ■ MODEL OFF ■ ".to_string(),
-            format!("Switch model {model} off? Its {orders} orders follow the baseline schedule."),
+            format!("Switch off model {model}? Its {orders} orders go to the baseline."),
         ),
         ConfirmKind::RestoreModel { model } => (
             " Confirm model restore ".to_string(),
