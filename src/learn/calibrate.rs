@@ -423,7 +423,13 @@ impl NoFreeLunchReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BigOrderStrategy {
     pub strategy: String,
+    /// Implementation shortfall against the arrival price: includes the
+    /// day's own moves, so it is noisy.
     pub is_bps: MeanInterval,
+    /// Fills against the mid of the same day without the order, at each
+    /// fill's time: the cost our trading caused (impact, spread), the figure
+    /// the square-root law estimates.
+    pub paired_cost_bps: MeanInterval,
     pub filled_pct: f64,
 }
 
@@ -466,31 +472,49 @@ fn big_order_scenario(strategy: &str) -> Result<Scenario> {
     Ok(s)
 }
 
-fn big_order_run(strategy: &str, seed: u64, policy: &Option<PathBuf>) -> Result<(f64, f64)> {
+/// (IS, paired cost, filled share) of P-1 alone with `strategy` on `seed`.
+fn big_order_run(strategy: &str, seed: u64, policy: &Option<PathBuf>) -> Result<(f64, f64, f64)> {
     let scenario = big_order_scenario(strategy)?;
-    let mut engine = Engine::new(
-        &scenario,
-        &EngineOptions {
-            seed: Some(seed),
-            policy_path: policy.clone(),
-            ..Default::default()
-        },
-    )?;
+    let opts = EngineOptions {
+        seed: Some(seed),
+        policy_path: policy.clone(),
+        ..Default::default()
+    };
+    let mut engine = Engine::new(&scenario, &opts)?;
+    let mut quiet = scenario.clone();
+    quiet.orders.clear();
+    // The same day without the order, kept in step with it.
+    let mut without = Engine::new(&quiet, &opts)?;
+    let (mut cost, mut sym) = (0.0, String::new());
     while engine.step() {
-        engine.drain_events().for_each(drop);
+        for env in engine.drain_events() {
+            match &env.event {
+                crate::protocol::Event::OrderNew { order } => sym = order.symbol.clone(),
+                crate::protocol::Event::Fill { price, qty, .. } => {
+                    without.run_until(env.ts);
+                    without.drain_events().for_each(drop);
+                    let mid = without.mid_price(&sym).context("no mid")?;
+                    cost += (price - mid) * qty;
+                }
+                _ => {}
+            }
+        }
     }
     let o = engine.view().order("P-1").context("P-1 vanished")?;
     let end_mid = engine.mid_price(&o.info.symbol).context("no mid")?;
     let is = implementation_shortfall_bps(o, end_mid).context("P-1 never started")?;
-    Ok((is, o.progress.filled / o.info.qty))
+    let arrival = o.progress.arrival_price.context("P-1 never started")?;
+    let paired = o.info.side.sign() * cost / (o.info.qty * arrival) * 1e4;
+    Ok((is, paired, o.progress.filled / o.info.qty))
 }
 
 /// Where the early slippage of the default scenario's P-1 comes from: the
 /// session as the console shows it, and the same day without P-1.
-fn early_slippage(seed: u64, share: f64) -> Result<EarlySlippage> {
+fn early_slippage(seed: u64, share: f64, policy: &Option<PathBuf>) -> Result<EarlySlippage> {
     let scenario = Scenario::load("default")?;
     let opts = EngineOptions {
         seed: Some(seed),
+        policy_path: policy.clone(),
         ..Default::default()
     };
     let mut with = Engine::new(&scenario, &opts)?;
@@ -557,25 +581,28 @@ pub fn big_order(seeds: usize, threads: usize, policy: Option<PathBuf>) -> Resul
     let results = par_map(&jobs, threads, |(i, seed)| {
         big_order_run(&names[*i], *seed, &policy)
     });
-    let mut per: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); names.len()];
+    let mut per: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![Default::default(); names.len()];
     for ((i, _), r) in jobs.iter().zip(results) {
-        let (is, f) = r?;
+        let (is, paired, f) = r?;
         per[*i].0.push(is);
-        per[*i].1.push(f);
+        per[*i].1.push(paired);
+        per[*i].2.push(f);
     }
+    let mi = |xs: &[f64]| {
+        let i = Interval::of(xs);
+        MeanInterval {
+            mean: i.mean_bps,
+            ci95: i.ci95_bps,
+        }
+    };
     let strategies = names
         .iter()
         .zip(per)
-        .map(|(n, (is, f))| {
-            let i = Interval::of(&is);
-            BigOrderStrategy {
-                strategy: n.clone(),
-                is_bps: MeanInterval {
-                    mean: i.mean_bps,
-                    ci95: i.ci95_bps,
-                },
-                filled_pct: f.iter().sum::<f64>() / f.len() as f64 * 100.0,
-            }
+        .map(|(n, (is, paired, f))| BigOrderStrategy {
+            strategy: n.clone(),
+            is_bps: mi(&is),
+            paired_cost_bps: mi(&paired),
+            filled_pct: f.iter().sum::<f64>() / f.len() as f64 * 100.0,
         })
         .collect();
     let s = big_order_scenario("vwap")?;
@@ -594,7 +621,7 @@ pub fn big_order(seeds: usize, threads: usize, policy: Option<PathBuf>) -> Resul
         daily_vol: sym.daily_vol,
         sqrt_law_bps: [law(0.5), law(1.0)],
         strategies,
-        early: early_slippage(s.seed, 0.07)?,
+        early: early_slippage(s.seed, 0.07, &policy)?,
     })
 }
 
@@ -612,10 +639,21 @@ impl BigOrderReport {
             self.sqrt_law_bps[0],
             self.sqrt_law_bps[1]
         );
+        s.push_str(&format!(
+            "{:<16} {:>27} {:>31} {:>7}\n",
+            "strategy", "IS vs arrival [95%]", "cost vs same day without [95%]", "filled"
+        ));
         for r in &self.strategies {
             s.push_str(&format!(
-                "{:<16} {:>8.2} [{:>7.2}, {:>7.2}]  filled {:>5.1}%\n",
-                r.strategy, r.is_bps.mean, r.is_bps.ci95[0], r.is_bps.ci95[1], r.filled_pct
+                "{:<16} {:>8.2} [{:>7.2}, {:>7.2}] {:>12.2} [{:>7.2}, {:>7.2}] {:>6.1}%\n",
+                r.strategy,
+                r.is_bps.mean,
+                r.is_bps.ci95[0],
+                r.is_bps.ci95[1],
+                r.paired_cost_bps.mean,
+                r.paired_cost_bps.ci95[0],
+                r.paired_cost_bps.ci95[1],
+                r.filled_pct
             ));
         }
         let e = &self.early;
