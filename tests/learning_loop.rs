@@ -106,6 +106,7 @@ strategy = "vwap"
         rollouts: 4,
         hold: 2,
         baseline: "vwap".into(),
+        policy: None,
     };
     let out = dir.path().join("d.csv");
     let summary = from_simulator(&opts, &out).unwrap();

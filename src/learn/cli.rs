@@ -35,6 +35,13 @@ pub struct DatasetArgs {
     /// Probability that the behaviour policy leaves the baseline for a random action.
     #[arg(long, default_value_t = 0.3)]
     explore: f64,
+    /// The strategy orders run and rollouts continue with (`adaptive` needs --policy:
+    /// a second round of policy iteration).
+    #[arg(long, default_value = "vwap")]
+    baseline: String,
+    /// Policy model for `--baseline adaptive`.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Output CSV (its schema goes next to it as .schema.json).
@@ -77,7 +84,8 @@ pub fn dataset(args: DatasetArgs) -> Result<()> {
             threads: args.threads,
             rollouts: args.rollouts,
             hold: args.hold,
-            ..Default::default()
+            baseline: args.baseline,
+            policy: args.policy,
         };
         dataset::from_simulator(&opts, &args.out)?
     } else {

@@ -47,8 +47,11 @@ pub struct DatasetOptions {
     pub rollouts: usize,
     /// Decisions a rollout holds its action for before the baseline takes over.
     pub hold: u32,
-    /// The strategy every order runs (the adaptive policy's baseline).
+    /// The strategy every order runs and rollouts continue with: the
+    /// adaptive policy's baseline (VWAP), or `adaptive` with `policy` for a
+    /// second round of policy iteration (labels of the learned policy).
     pub baseline: String,
+    pub policy: Option<PathBuf>,
 }
 
 impl Default for DatasetOptions {
@@ -64,6 +67,7 @@ impl Default for DatasetOptions {
             rollouts: 8,
             hold: 6,
             baseline: "vwap".into(),
+            policy: None,
         }
     }
 }
@@ -114,6 +118,7 @@ pub fn schema_json(
             "rollouts": o.rollouts,
             "hold": o.hold,
             "baseline": o.baseline,
+            "policy": o.policy.as_ref().map(|p| p.display().to_string()),
         })),
         "label_noise": noise,
     })
@@ -231,6 +236,7 @@ fn episode(file: &ScenarioFile, seed: u64, opts: &DatasetOptions) -> Result<Vec<
         &scenario,
         &EngineOptions {
             seed: Some(seed),
+            policy_path: opts.policy.clone(),
             ..Default::default()
         },
     )?;
@@ -412,8 +418,13 @@ pub fn from_simulator(opts: &DatasetOptions, out: &Path) -> Result<Summary> {
     if files.is_empty() {
         bail!("no scenario given");
     }
-    crate::engine::strategy::make(&opts.baseline, None)
-        .map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
+    if opts.baseline == "adaptive" && opts.policy.is_none() {
+        bail!("--baseline adaptive needs --policy FILE: the model whose decisions rollouts continue with");
+    }
+    if opts.baseline != "adaptive" {
+        crate::engine::strategy::make(&opts.baseline, None)
+            .map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
+    }
     // Episode e uses scenario e mod n and seed `seed + e`: deterministic, and
     // the same whatever the number of threads.
     let jobs: Vec<(usize, u64)> = (0..opts.episodes)
