@@ -340,20 +340,31 @@ Cost of always taking one action on the same rows: {always}.
 
 
 def noise_table(metrics):
+    """Label noise of this dataset beside the earlier labelling. The earlier
+    label was one rollout per action; its dataset was made with two
+    independent rollouts only to measure that label's test-retest, so its
+    standard error is scaled back to one rollout."""
     rows = []
-    for label, key in (("before (one rollout per action)", "label_noise_before"), ("this dataset", "label_noise")):
+    for label, key, per_label in (
+        ("before: one rollout per action, held one decision", "label_noise_before", 1),
+        ("now: this dataset", "label_noise", None),
+    ):
         n = metrics.get(key)
         if not n or not n.get("noise"):
             continue
         o, z = n.get("options") or {}, n["noise"]
+        k = o.get("rollouts", 1)
+        used = per_label or k
+        se = z["advantage_se_bps"] * (k / used) ** 0.5
         agree = z.get("split_half_agreement")
         rows.append(
-            f"| {label} | {o.get('rollouts', '?')} | {o.get('hold', '?')} | {o.get('horizon_s', '?')} s | "
-            f"{z['advantage_se_bps']:.2f} bps | {z['advantage_range_bps']:.2f} bps | "
-            f"{'—' if agree is None else f'{agree * 100:.0f}%'} |"
+            f"| {label} | {used} | {o.get('hold', '?')} | {o.get('horizon_s', '?'):.0f} s | "
+            f"{se:.2f} bps | {z['advantage_range_bps']:.2f} bps | {z['advantage_range_bps'] / se:.1f} | "
+            f"{'—' if agree is None else f'{agree * 100:.0f}% ({k // 2} vs {k // 2} rollouts)'} |"
         )
-    head = ("| labelling | rollouts per action | decisions held | horizon | advantage s.e. | "
-            "advantage range | cheapest action agrees between halves |\n|---|---|---|---|---|---|---|\n")
+    head = ("| labelling | rollouts in a label | decisions held | horizon | label s.e. | "
+            "advantage range | range / s.e. | cheapest action agrees between halves |\n"
+            "|---|---|---|---|---|---|---|---|\n")
     return head + "\n".join(rows) if rows else "(no label-noise figures in the dataset's schema)"
 
 

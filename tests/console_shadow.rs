@@ -148,7 +148,7 @@ fn contrarian_shadow_flags_a_passive_decision() {
         "{}",
         d.note
     );
-    assert!(d.note.contains("TV 0.84"), "{}", d.note);
+    assert!(d.note.contains("TV 0.85"), "{}", d.note);
     // The alert, with the order and why.
     let alerts = divergence_alerts(&s.app);
     assert_eq!(alerts.len(), 1, "{alerts:?}");

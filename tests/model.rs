@@ -48,8 +48,10 @@ fn committed_models_load_and_give_probabilities() {
     for name in ["policy.onnx", "shadow.onnx"] {
         let m = PolicyModel::load(&root().join("models").join(name)).unwrap();
         assert!(m.id.contains('@'), "{}", m.id);
-        let p = m.predict(&[0.1; 13]).unwrap();
-        assert_eq!(p.len(), 6);
+        let p = m
+            .predict(&[0.1; vigil::model::contract::FEATURE_COUNT])
+            .unwrap();
+        assert_eq!(p.len(), vigil::model::Action::ALL.len());
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{p:?}");
     }
 }
@@ -143,10 +145,11 @@ fn tract_onnxruntime_and_python_agree() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("inputs.json");
     // Deterministic, varied feature vectors inside the normalised ranges.
+    let n = vigil::model::contract::FEATURE_COUNT;
     let rows: Vec<Vec<f64>> = (0..64)
         .map(|i| {
-            (0..13)
-                .map(|j| (((i * 13 + j) as f64 * 0.618).fract() - 0.5) * 2.0)
+            (0..n)
+                .map(|j| (((i * n + j) as f64 * 0.618).fract() - 0.5) * 2.0)
                 .collect()
         })
         .collect();
@@ -243,13 +246,13 @@ async fn adaptive_orders_decide_with_real_probabilities_over_loopback() {
     }
     for d in &decisions {
         assert!(d.model.starts_with("policy@"), "{}", d.model);
-        assert_eq!(d.probs.len(), 6);
+        assert_eq!(d.probs.len(), vigil::model::Action::ALL.len());
         assert!(
             (d.probs.iter().sum::<f64>() - 1.0).abs() < 1e-3,
             "{:?}",
             d.probs
         );
-        assert_eq!(d.features.len(), 13);
+        assert_eq!(d.features.len(), vigil::model::contract::FEATURE_COUNT);
     }
     // A model is not a rule: its probabilities are not one-hot, and its
     // confidence is the probability of the action it chose (unless it fell back).

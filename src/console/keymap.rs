@@ -53,7 +53,7 @@ actions! {
     Cancel => "cancel", ["c"], "cancel the order (asks)";
     KillSwitch => "kill_switch", ["K"], "kill switch (asks)";
     ResumeAll => "resume_all", ["R"], "resume all after a halt";
-    ModelSwitch => "model_switch", ["X"], "switch the order's model off, or back on (asks)";
+    ModelSwitch => "model_switch", ["X"], "model off or on (asks)";
     Freeze => "freeze", ["f"], "freeze/unfreeze the display";
     Filter => "filter", ["/"], "filter orders";
     CommandLine => "command_line", [":"], "command line";

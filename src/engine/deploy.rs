@@ -350,8 +350,9 @@ mod tests {
             assert!(canary_orders as f64 <= 0.25 * (i + 1) as f64 + 1e-9);
             assert!(canary_notional <= 0.25 * total + 1e-6);
         }
+        // Within both limits it still gets a share of the flow.
         assert!(
-            canary_orders >= 7,
+            canary_orders >= 4,
             "the canary served {canary_orders} of 40"
         );
     }

@@ -180,7 +180,13 @@ pub fn impact(seeds: usize, threads: usize) -> Result<ImpactReport> {
         .map(|k| CALIBRATION_SEED_BASE + k)
         .collect();
     // Buys on even seeds, sells on odd ones: impact must not depend on the side.
-    let side_of = |seed: u64| if seed % 2 == 0 { Side::Buy } else { Side::Sell };
+    let side_of = |seed: u64| {
+        if seed.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
+    };
     let mut jobs: Vec<(Option<usize>, u64)> = Vec::new();
     for &s in &seed_list {
         jobs.push((None, s));
@@ -369,6 +375,7 @@ pub fn no_free_lunch(
         strategies: vec!["almgren_chriss".into(), "adaptive".into()],
         policy_path: policy,
         threads,
+        first_seed: None,
     })?;
     let ac = &report.per_seed_bps["almgren_chriss"];
     let ad = &report.per_seed_bps["adaptive"];

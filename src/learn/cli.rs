@@ -66,6 +66,10 @@ pub struct EvalArgs {
     onnx: OnnxArgs,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// First seed (default 1,000,000, the held-out evaluation seeds; 2,000,000 on are for
+    /// choosing between candidate models). Training seeds (below 1,000,000) are refused.
+    #[arg(long)]
+    first_seed: Option<u64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -119,6 +123,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         strategies: args.strategies,
         policy_path: args.policy,
         threads: args.threads,
+        first_seed: args.first_seed,
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

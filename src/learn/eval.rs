@@ -15,6 +15,11 @@ use crate::engine::{Engine, EngineOptions, Scenario, ScenarioFile};
 /// evaluation never sees a training seed.
 pub const HELD_OUT_SEED_BASE: u64 = 1_000_000;
 
+/// Seeds for choosing between candidate models (validation): apart from the
+/// evaluation seeds, so the figures reported for a model are not the ones it
+/// was chosen on.
+pub const VALIDATION_SEED_BASE: u64 = 2_000_000;
+
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
     pub scenario: String,
@@ -22,6 +27,8 @@ pub struct EvalOptions {
     pub strategies: Vec<String>,
     pub policy_path: Option<PathBuf>,
     pub threads: usize,
+    /// First seed (default `HELD_OUT_SEED_BASE`); never a training seed.
+    pub first_seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,11 +112,15 @@ pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
     if opts.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    let first_seed = opts.first_seed.unwrap_or(HELD_OUT_SEED_BASE);
+    if first_seed < HELD_OUT_SEED_BASE {
+        bail!("--first-seed {first_seed} is a training seed: evaluation seeds start at {HELD_OUT_SEED_BASE}");
+    }
     // A family draws each seed's day; a fixed scenario is the same every seed.
     let file = ScenarioFile::load(&opts.scenario)?;
     let days: Vec<(u64, Scenario)> = (0..opts.seeds)
         .map(|k| {
-            let seed = HELD_OUT_SEED_BASE + k as u64;
+            let seed = first_seed + k as u64;
             file.realise(Some(seed)).map(|s| (seed, s))
         })
         .collect::<Result<_>>()?;
@@ -162,7 +173,7 @@ pub fn run(opts: &EvalOptions) -> Result<EvalReport> {
     Ok(EvalReport {
         scenario: file.name.clone(),
         seeds: opts.seeds,
-        first_seed: HELD_OUT_SEED_BASE,
+        first_seed,
         strategies,
         per_seed_bps: per_seed,
         best_classic,

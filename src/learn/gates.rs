@@ -2,10 +2,11 @@
 //!
 //! 1. the file is the one registered (hash);
 //! 2. its contract matches this build;
-//! 3. on held-out seeds of the evaluation families it is cheaper than the
+//! 3. on held-out seeds of the four market families it is cheaper than the
 //!    current champion — the live model, or, when there is none, the
 //!    baseline schedule that adaptive orders follow without a model (VWAP) —
-//!    the paired 95% interval of the difference below zero;
+//!    pooled over the families with the paired 95% interval of the
+//!    difference below zero, and significantly worse on none of them;
 //! 4. the simulator's calibration checks pass (square-root impact) and the
 //!    model finds no free lunch where there is none.
 //!
@@ -27,7 +28,12 @@ use crate::model::registry::{ModelKind, Registry};
 pub const BASELINE: &str = "vwap";
 
 /// The families a policy is judged on.
-pub const EVALUATION_FAMILIES: &[&str] = &["regime_family", "volatile_family", "calm_family"];
+pub const EVALUATION_FAMILIES: &[&str] = &[
+    "regime_family",
+    "volatile_family",
+    "calm_family",
+    "thin_family",
+];
 
 #[derive(Debug, Clone)]
 pub struct GateOptions {
@@ -102,6 +108,7 @@ fn per_seed(
         strategies: vec![strategy.to_string()],
         policy_path: policy.map(Path::to_path_buf),
         threads: opts.threads,
+        first_seed: None,
     })?;
     Ok(r.per_seed_bps[strategy].clone())
 }
@@ -179,6 +186,7 @@ pub fn check(
     };
     let mut pooled = Vec::new();
     let mut lines = Vec::new();
+    let mut worse = Vec::new();
     for family in &opts.families {
         let cand = per_seed(family, "adaptive", Some(&path), opts)?;
         let (against, label) = match &champion_path {
@@ -210,6 +218,9 @@ pub fn check(
             "{family} {:+.1} [{:+.1}, {:+.1}] vs {label}",
             i.mean_bps, i.ci95_bps[0], i.ci95_bps[1]
         ));
+        if i.ci95_bps[0] > 0.0 {
+            worse.push(family.clone());
+        }
         pooled.extend(diffs);
     }
     let all = Interval::of(&pooled);
@@ -222,11 +233,16 @@ pub fn check(
     report
         .metrics
         .insert("held_out_seeds".into(), opts.seeds as f64);
+    let significantly_worse = if worse.is_empty() {
+        String::new()
+    } else {
+        format!("; significantly worse on {}", worse.join(", "))
+    };
     report.gates.push(Gate {
         name: "held-out",
-        pass: all.ci95_bps[1] < 0.0,
+        pass: all.ci95_bps[1] < 0.0 && worse.is_empty(),
         detail: format!(
-            "candidate − champion {:+.1} bps [{:+.1}, {:+.1}] over {} seeds of each family ({}); the interval must lie below zero",
+            "candidate − champion {:+.1} bps [{:+.1}, {:+.1}] over {} seeds of each family ({}); the pooled interval must lie below zero and no family be significantly worse{significantly_worse}",
             all.mean_bps,
             all.ci95_bps[0],
             all.ci95_bps[1],

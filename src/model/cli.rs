@@ -286,8 +286,8 @@ fn list(path: &Path) -> Result<()> {
     let r = Registry::load(path)?;
     let dir = registry_dir(path);
     println!(
-        "{:<22} {:<7} {:<8} {:>8} {:<14} {}",
-        "model", "kind", "status", "contract", "sha256", "held-out figures"
+        "{:<22} {:<7} {:<8} {:>8} {:<14} held-out figures",
+        "model", "kind", "status", "contract", "sha256"
     );
     for m in &r.models {
         let file_state = match m.verify(dir) {

@@ -767,6 +767,7 @@ mod tests {
             "market",
             "alert",
             "command_applied",
+            "model_state",
         ];
         assert_eq!(kinds, all_kinds.into_iter().collect());
         assert_eq!(types, SERVER_TYPES.iter().map(|t| t.to_string()).collect());
