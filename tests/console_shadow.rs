@@ -177,7 +177,7 @@ fn contrarian_shadow_flags_a_passive_decision() {
     assert!(row.contains('≠'), "{row}");
     assert!(
         text.contains(&format!(
-            "shadow {model_id} ≠ DIVERGES · TV 0.84 · agreement 0% (last 1)"
+            "shadow {model_id} ≠ DIVERGES · TV 0.85 · agreement 0% (last 1)"
         )),
         "{text}"
     );
@@ -190,12 +190,12 @@ fn contrarian_shadow_flags_a_passive_decision() {
     };
     let aggressive = row(Action::Aggressive);
     assert!(
-        aggressive.starts_with("aggressive ▋········· 0.06   █████████· 0.90"),
-        "engine 6%, shadow 90% aggressive: {aggressive}"
+        aggressive.starts_with("aggressive ▌········· 0.05   █████████· 0.90"),
+        "engine 5%, shadow 90% aggressive: {aggressive}"
     );
     let passive = row(Action::Passive);
     assert!(
-        passive.starts_with("passive    ███████··· 0.70   ▎········· 0.02"),
+        passive.starts_with("passive    ███████··· 0.70   ▏········· 0.02"),
         "engine 70%, shadow 2% passive: {passive}"
     );
     // The engine's choice is highlighted; the shadow's, as a divergence.
