@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use vigil::engine::feed::session::{default_orders, prepare};
+use vigil::engine::capture_session::{default_orders, prepare};
 use vigil::engine::{EngineOptions, Scenario, SessionTimes};
 
 fn capture() -> PathBuf {
@@ -20,7 +20,7 @@ fn capture() -> PathBuf {
 
 /// One full replay; returns the number of source lines.
 fn replay_once(path: &Path, scenario: &Scenario, times: SessionTimes) -> u64 {
-    let market = vigil::engine::market::Market::replayed(
+    let market = vigil::engine::market::Market::from_capture(
         vec![(
             scenario.market_specs()[0].clone(),
             vigil::engine::feed::open_capture(path, Default::default()).unwrap(),

@@ -273,7 +273,8 @@ async fn run_engine(args: EngineArgs) -> Result<()> {
             .await?
         }
         Some(path) => {
-            let setup = vigil::engine::feed::session::prepare(&path, scenario, seed.unwrap_or(1))?;
+            let setup =
+                vigil::engine::capture_session::prepare(&path, scenario, seed.unwrap_or(1))?;
             let sym = &setup.scenario.symbols[0];
             println!(
                 "replaying {} ({}, tick {}, lot {}, {:.0} s): {}",

@@ -259,7 +259,7 @@ fn a_replay_over_bad_data_alerts_and_summarises() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = c.write(dir.path(), "bad.jsonl.gz");
-    let setup = vigil::engine::feed::session::prepare(&p, None, 1).unwrap();
+    let setup = vigil::engine::capture_session::prepare(&p, None, 1).unwrap();
     // The fixture runs from 23:59:50 past midnight: the clock goes past 24 h.
     assert!(setup.times.end > 86_400_000_000_000);
     let mut e = setup.engine(&EngineOptions::default()).unwrap();

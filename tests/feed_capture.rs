@@ -52,7 +52,7 @@ fn rebuilt_book_agrees_with_top_of_book() {
 
 #[test]
 fn engine_works_twap_and_almgren_chriss_on_the_replayed_btcusdt() {
-    let setup = vigil::engine::feed::session::prepare(&capture(BTC), None, 7).unwrap();
+    let setup = vigil::engine::capture_session::prepare(&capture(BTC), None, 7).unwrap();
     let (open, end) = (setup.times.open, setup.times.end);
     // Engine time is ns since midnight UTC of the capture's day: 23:54 to 00:00.
     assert!(

@@ -2,6 +2,7 @@
 //! risk controls, the hub that serves clients and the journal.
 
 pub mod auth;
+pub mod capture_session;
 pub mod core;
 pub mod deploy;
 pub mod family;
@@ -11,6 +12,7 @@ pub mod hub;
 pub mod journal;
 pub mod market;
 pub mod orders;
+pub mod prices;
 pub mod risk;
 pub mod runner;
 pub mod scenario;

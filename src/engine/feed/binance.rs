@@ -10,7 +10,7 @@
 
 use super::decimal::{parse_scaled, parse_units};
 use super::{Instrument, Malformed, RawKind, RawMessage, VenueDecoder};
-use crate::engine::market::{Px, Qty};
+use crate::engine::prices::{Px, Qty};
 
 /// Tick and lot sizes of the symbols we have captures of (the exchange's
 /// PRICE_FILTER and LOT_SIZE filters at capture time). Both captures quote
@@ -469,7 +469,7 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::market::BookSide;
+    use crate::engine::prices::BookSide;
 
     fn btc() -> Instrument {
         Instrument::new("BTCUSDT", "0.01", "0.00001").unwrap()

@@ -14,7 +14,7 @@ use anyhow::Result;
 use super::capture::LineReader;
 use super::chain::{chain, ChainCursor, ChainWriter, Chunk};
 use super::{Instrument, Level, Malformed, RawKind, RawMessage, VenueDecoder};
-use crate::engine::market::{Px, Qty};
+use crate::engine::prices::{Px, Qty};
 
 /// Lines per chunk handed from the decoding thread.
 const LINES_PER_CHUNK: usize = 1024;

@@ -3,8 +3,7 @@
 //! replayed venue) stays identical to it.
 
 use super::LevelChange;
-use crate::engine::market::ladder::PriceLadder;
-use crate::engine::market::{BookSide, Px, Qty};
+use crate::engine::prices::{BookSide, PriceLadder, Px, Qty};
 
 #[derive(Debug, Clone, Default)]
 pub struct L2Book {

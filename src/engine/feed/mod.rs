@@ -16,7 +16,7 @@ mod chain;
 pub mod decimal;
 mod decoded;
 pub mod l2;
-pub mod session;
+pub mod profile;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -27,7 +27,8 @@ use anyhow::{bail, Result};
 use self::capture::LineReader;
 use self::decoded::{DecodedReader, Msg};
 use self::l2::L2Book;
-use super::market::{BookSide, Px, Qty};
+pub use self::profile::{profile, CaptureProfile, DAY_NS};
+use super::prices::{BookSide, Px, Qty};
 
 /// An instrument's price and quantity grids, exact: the tick and the lot are
 /// integers in units of 10⁻⁸, so prices are whole ticks and sizes whole lots.

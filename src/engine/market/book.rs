@@ -6,27 +6,8 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 
-use super::ladder::PriceLadder;
-
-/// Price in ticks.
-pub type Px = i64;
-/// Quantity in lots.
-pub type Qty = i64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BookSide {
-    Bid,
-    Ask,
-}
-
-impl BookSide {
-    pub fn opposite(self) -> BookSide {
-        match self {
-            BookSide::Bid => BookSide::Ask,
-            BookSide::Ask => BookSide::Bid,
-        }
-    }
-}
+use crate::engine::prices::PriceLadder;
+pub use crate::engine::prices::{BookSide, Px, Qty};
 
 /// Who owns a resting order: the anonymous background flow, or one of our child orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +26,42 @@ pub struct Resting {
 pub struct Level {
     pub orders: VecDeque<Resting>,
     pub total: Qty,
+}
+
+impl Level {
+    /// Execute up to `qty` against the queue in time priority, each
+    /// execution passed to `on_match`. Returns what is left of `qty` and how
+    /// many background orders were used up.
+    fn drain_front(
+        &mut self,
+        price: Px,
+        qty: Qty,
+        mut on_match: impl FnMut(Match),
+    ) -> (Qty, usize) {
+        let mut left = qty;
+        let mut removed_background = 0;
+        while left > 0 {
+            let Some(front) = self.orders.front_mut() else {
+                break;
+            };
+            let q = front.qty.min(left);
+            front.qty -= q;
+            self.total -= q;
+            left -= q;
+            on_match(Match {
+                price,
+                qty: q,
+                resting: front.owner,
+            });
+            if front.qty == 0 {
+                if front.owner == Owner::Background {
+                    removed_background += 1;
+                }
+                self.orders.pop_front();
+            }
+        }
+        (left, removed_background)
+    }
 }
 
 /// One execution against a resting order.
@@ -174,26 +191,9 @@ impl OrderBook {
             if !crosses {
                 break;
             }
-            while left > 0 {
-                let Some(front) = level.orders.front_mut() else {
-                    break;
-                };
-                let q = front.qty.min(left);
-                front.qty -= q;
-                level.total -= q;
-                left -= q;
-                on_match(Match {
-                    price,
-                    qty: q,
-                    resting: front.owner,
-                });
-                if front.qty == 0 {
-                    if front.owner == Owner::Background {
-                        removed_background += 1;
-                    }
-                    level.orders.pop_front();
-                }
-            }
+            let (rest, used) = level.drain_front(price, left, &mut on_match);
+            left = rest;
+            removed_background += used;
             if level.orders.is_empty() {
                 book.remove(price);
             }
@@ -469,30 +469,13 @@ impl OrderBook {
         let Some(level) = book.get_mut(price) else {
             return;
         };
-        let mut left = qty;
-        let mut removed_background = 0;
-        while left > 0 {
-            let Some(front) = level.orders.front_mut() else {
-                break;
-            };
-            let q = front.qty.min(left);
-            front.qty -= q;
-            level.total -= q;
-            left -= q;
-            if front.owner != Owner::Background {
-                on_match(Match {
-                    price,
-                    qty: q,
-                    resting: front.owner,
-                });
+        // Only our orders' executions are reported: the background's
+        // happened in the recorded market already.
+        let (_, removed_background) = level.drain_front(price, qty, |m| {
+            if m.resting != Owner::Background {
+                on_match(m);
             }
-            if front.qty == 0 {
-                if front.owner == Owner::Background {
-                    removed_background += 1;
-                }
-                level.orders.pop_front();
-            }
-        }
+        });
         if level.orders.is_empty() {
             book.remove(price);
         }

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use super::book::Px;
+use super::Px;
 
 /// Slots of a new window.
 const MIN_SLOTS: usize = 256;

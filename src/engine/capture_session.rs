@@ -1,13 +1,16 @@
-//! A whole engine session over a recorded capture: the replayed market, the
-//! instrument as the engine sees it, the session clock and the orders.
+//! A whole engine session over a recorded capture (`--market replay:FILE`):
+//! the market replayed from it, the instrument as the engine sees it, the
+//! session clock and the orders. It sits above the feed handler, the market
+//! and the engine core, and joins them.
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::{open_capture, FeedSource, HandlerOptions};
-use crate::engine::market::replay::{profile, DAY_NS};
-use crate::engine::market::{CaptureProfile, Market, Regime, TRADING_SECONDS};
+use crate::engine::feed::{
+    open_capture, profile, CaptureProfile, FeedSource, HandlerOptions, DAY_NS,
+};
+use crate::engine::market::{Market, Regime, TRADING_SECONDS};
 use crate::engine::scenario::{
     format_clock, Controls, OrderConfig, Scenario, SymbolConfig, VenueConfig,
 };
@@ -19,14 +22,14 @@ pub const DEFAULT_ORDER_SHARE: f64 = 0.02;
 /// Time given to the book to fill in before orders start.
 const WARMUP_NS: u64 = 1_000_000_000;
 
-pub struct ReplaySetup {
+pub struct CaptureSetup {
     pub market: Market,
     pub scenario: Scenario,
     pub times: SessionTimes,
     pub profile: CaptureProfile,
 }
 
-impl ReplaySetup {
+impl CaptureSetup {
     pub fn engine(self, opts: &EngineOptions) -> Result<Engine> {
         Engine::with_market(self.market, &self.scenario, opts, self.times)
     }
@@ -90,7 +93,7 @@ pub fn default_orders(symbol: &str, volume: f64, lot: f64) -> Vec<OrderConfig> {
 /// events and orders are used (its orders must be for the capture's symbol;
 /// its market parameters are replaced by the capture's); without one, the
 /// default TWAP and Almgren–Chriss orders are created.
-pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<ReplaySetup> {
+pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<CaptureSetup> {
     // The profile reads the whole capture through a source of its own, and
     // the engine's source starts fresh.
     let p = profile(open_capture(path, HandlerOptions::default())?);
@@ -151,13 +154,13 @@ pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<Rep
     scenario.end = Some(format_clock(times.end));
     scenario.symbols = vec![sym];
     let specs = scenario.market_specs();
-    let market = Market::replayed(
+    let market = Market::from_capture(
         vec![(specs[0].clone(), source)],
         scenario.seed,
         times.open,
         times.close,
     );
-    Ok(ReplaySetup {
+    Ok(CaptureSetup {
         market,
         scenario,
         times,

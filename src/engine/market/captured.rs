@@ -1,5 +1,6 @@
-//! The replayed market: a symbol whose lit venue follows a recorded feed
-//! instead of simulated flow.
+//! A market replayed from a capture: a symbol whose lit venue follows a
+//! recorded feed instead of simulated flow. (Replaying a *journal* — a
+//! recorded session in the console — is `crate::replay`, another thing.)
 //!
 //! What it models: our aggressive orders take the displayed liquidity at the
 //! recorded prices (through `Market::submit`, as in the simulator); our
@@ -12,14 +13,14 @@
 //! against our quotes unless a recorded trade happens to, and our orders
 //! never move the price. The simulated dark pool stays available beside it.
 
-use super::{BookSide, MarketOut, Owner, SymbolMarket};
-use crate::engine::feed::{DataIssue, FeedSource, FeedStats, MarketEvent, Timed};
+use std::collections::HashMap;
+
+use super::{BookSide, Market, MarketOut, Owner, SymbolMarket, SymbolSpec};
+use crate::engine::feed::{DataIssue, FeedSource, FeedStats, MarketEvent, Timed, DAY_NS};
 use crate::protocol::Liquidity;
 
-pub const DAY_NS: u64 = 86_400_000_000_000;
-
 /// Feed-driven flow of one symbol.
-pub struct ReplayFlow {
+pub struct CaptureFlow {
     source: Box<dyn FeedSource>,
     next: Option<Timed>,
     /// Receive time (ns since the epoch) of the session day's midnight UTC:
@@ -31,9 +32,9 @@ pub struct ReplayFlow {
     end_reported: bool,
 }
 
-impl Clone for ReplayFlow {
+impl Clone for CaptureFlow {
     fn clone(&self) -> Self {
-        ReplayFlow {
+        CaptureFlow {
             source: self.source.boxed_clone(),
             next: self.next.clone(),
             day_start_ns: self.day_start_ns,
@@ -44,9 +45,9 @@ impl Clone for ReplayFlow {
     }
 }
 
-impl std::fmt::Debug for ReplayFlow {
+impl std::fmt::Debug for CaptureFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplayFlow")
+        f.debug_struct("CaptureFlow")
             .field("instrument", self.source.instrument())
             .field("next", &self.next)
             .field("day_start_ns", &self.day_start_ns)
@@ -54,14 +55,14 @@ impl std::fmt::Debug for ReplayFlow {
     }
 }
 
-impl ReplayFlow {
-    pub fn new(mut source: Box<dyn FeedSource>) -> ReplayFlow {
+impl CaptureFlow {
+    pub fn new(mut source: Box<dyn FeedSource>) -> CaptureFlow {
         let next = source.next_event();
         let day_start_ns = next
             .as_ref()
             .map(|t| t.recv_ns / DAY_NS * DAY_NS)
             .unwrap_or(0);
-        ReplayFlow {
+        CaptureFlow {
             source,
             next,
             day_start_ns,
@@ -191,93 +192,49 @@ impl SymbolMarket {
     }
 }
 
-/// What a capture looks like as a whole: used to size default orders and to
-/// describe the instrument to the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaptureProfile {
-    pub first_recv_ns: u64,
-    pub last_recv_ns: u64,
-    /// Traded volume over the capture, in lots.
-    pub volume_lots: i64,
-    pub trades: u64,
-    /// First mid seen on the top-of-book stream, in ticks.
-    pub first_mid_ticks: f64,
-    /// Median quoted spread, in ticks.
-    pub median_spread_ticks: f64,
-    /// Standard deviation of one-second mid log returns (fraction).
-    pub vol_per_sqrt_s: f64,
-    pub stats: FeedStats,
-}
-
-impl CaptureProfile {
-    pub fn duration_s(&self) -> f64 {
-        self.last_recv_ns.saturating_sub(self.first_recv_ns) as f64 / 1e9
-    }
-}
-
-/// Read a whole feed and summarise it. The feed is consumed: a clone read
-/// while the original waits at the start would hold the whole capture in
-/// memory (see `feed::chain`).
-pub fn profile(mut s: Box<dyn FeedSource>) -> CaptureProfile {
-    let mut p = CaptureProfile {
-        first_recv_ns: 0,
-        last_recv_ns: 0,
-        volume_lots: 0,
-        trades: 0,
-        first_mid_ticks: 0.0,
-        median_spread_ticks: 1.0,
-        vol_per_sqrt_s: 0.0,
-        stats: FeedStats::default(),
-    };
-    let mut spreads = Vec::new();
-    let mut second_mids: Vec<f64> = Vec::new();
-    let mut current_second = None;
-    let mut last_mid = None;
-    let mut first = true;
-    while let Some(t) = s.next_event() {
-        if first {
-            p.first_recv_ns = t.recv_ns;
-            first = false;
-        }
-        p.last_recv_ns = p.last_recv_ns.max(t.recv_ns);
-        match t.event {
-            MarketEvent::Trade { qty, .. } => {
-                p.volume_lots += qty;
-                p.trades += 1;
-            }
-            MarketEvent::TopOfBook { bid, ask, .. } => {
-                let mid = (bid.0 + ask.0) as f64 / 2.0;
-                if p.first_mid_ticks == 0.0 {
-                    p.first_mid_ticks = mid;
+impl Market {
+    /// A market whose symbols replay recorded feeds: each spec's first lit
+    /// venue follows its feed, its dark pool (if any) is simulated. Engine
+    /// time is nanoseconds since midnight UTC of the earliest feed's first day.
+    pub fn from_capture(
+        feeds: Vec<(SymbolSpec, Box<dyn FeedSource>)>,
+        seed: u64,
+        open_ts: u64,
+        close_ts: u64,
+    ) -> Self {
+        let flows: Vec<(SymbolSpec, CaptureFlow)> = feeds
+            .into_iter()
+            .map(|(spec, src)| (spec, CaptureFlow::new(src)))
+            .collect();
+        let day_start = flows
+            .iter()
+            .filter_map(|(_, f)| f.first_recv_ns())
+            .min()
+            .map(|t| t / DAY_NS * DAY_NS)
+            .unwrap_or(0);
+        let symbols = flows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (spec, mut flow))| {
+                let mut s = SymbolMarket::new(spec, seed, i, open_ts);
+                for v in s.venues.iter_mut() {
+                    v.book.clear();
                 }
-                spreads.push(ask.0 - bid.0);
-                last_mid = Some(mid);
-            }
-            MarketEvent::Book { .. } => {}
+                flow.set_day_start(day_start);
+                s.next_flow_ts = flow.next_ts();
+                if let Some(mid) = s.quote().mid() {
+                    s.latent.set(mid);
+                }
+                s.replay = Some(Box::new(flow));
+                s
+            })
+            .collect();
+        Market {
+            symbols,
+            open_ts,
+            close_ts,
+            children: HashMap::new(),
+            events: 0,
         }
-        let sec = t.recv_ns / 1_000_000_000;
-        if current_second != Some(sec) {
-            if let Some(m) = last_mid {
-                second_mids.push(m);
-            }
-            current_second = Some(sec);
-        }
     }
-    if !spreads.is_empty() {
-        let mid = spreads.len() / 2;
-        let (_, m, _) = spreads.select_nth_unstable(mid);
-        p.median_spread_ticks = *m as f64;
-    }
-    let rets: Vec<f64> = second_mids
-        .windows(2)
-        .filter(|w| w[0] > 0.0 && w[1] > 0.0)
-        .map(|w| (w[1] / w[0]).ln())
-        .collect();
-    if rets.len() > 2 {
-        let mean = rets.iter().sum::<f64>() / rets.len() as f64;
-        let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (rets.len() - 1) as f64;
-        p.vol_per_sqrt_s = var.sqrt();
-    }
-    p.stats = s.stats().clone();
-    p
 }
