@@ -282,14 +282,17 @@ fn replay_flags_the_divergences_the_live_console_flags() {
             let contract = live.view.contract.clone();
             let request = state.request(&contract, env.ts, d).unwrap();
             let probs = Ok(feature_shadow(&request.features));
-            state.on_event(
+            let outcome = state.on_event(
                 ShadowEvent::Scored {
                     request,
                     model_id: "fn@test".into(),
                     probs,
                 },
-                &mut live,
+                &live,
             );
+            if let Some(o) = outcome {
+                o.apply(&mut live);
+            }
             assert_eq!(live.divergence, replayed.divergence, "after event {i}");
             decisions += 1;
         }

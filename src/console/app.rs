@@ -11,6 +11,8 @@ use crate::protocol::{
     Severity,
 };
 
+pub use crate::protocol::text::state_label;
+
 use super::client::NetEvent;
 use super::forms::{set_retune_field, OverrideForm, RetuneForm, RETUNE_FIELDS};
 use super::keymap::{Action, KeySpec, Keymap};
@@ -326,7 +328,9 @@ impl App {
                 Vec::new()
             }
             Msg::Shadow(ev) => {
-                self.shadow.on_event(ev, &mut self.live);
+                if let Some(outcome) = self.shadow.on_event(ev, &self.live) {
+                    outcome.apply(&mut self.live);
+                }
                 Vec::new()
             }
         }
@@ -986,16 +990,5 @@ impl App {
         }
         self.mode = Mode::Override(form);
         Vec::new()
-    }
-}
-
-pub fn state_label(s: OrderState) -> &'static str {
-    match s {
-        OrderState::Pending => "pending",
-        OrderState::Working => "working",
-        OrderState::Paused => "PAUSED",
-        OrderState::Done => "done",
-        OrderState::Cancelled => "cancelled",
-        OrderState::Rejected => "rejected",
     }
 }

@@ -5,39 +5,79 @@
 //! [keys]
 //! kill_switch = ["ctrl-k"]
 //! down = ["j", "Down", "n"]
+//! [replay]
+//! seek_back = ["Left", "h"]
 //! ```
-//! Listing an action replaces all of its default keys.
+//! Listing an action replaces all of its default keys. One keymap type
+//! serves the console's actions (`[keys]`) and replay's transport actions
+//! (`[replay]`, see `crate::replay::keys`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
+use anyhow::{anyhow, bail, Result};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-macro_rules! actions {
-    ($($variant:ident => $name:literal, [$($key:literal),*], $help:literal;)*) => {
-        /// Everything a key can do in the normal (blotter) mode.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Action { $($variant,)* }
+/// What a keymap binds keys to.
+pub trait Bindable: Copy + Eq + Hash + std::fmt::Debug + 'static {
+    const ALL: &'static [Self];
+    /// How an unknown name in a keymap file is called ("action", "replay action").
+    const WHAT: &'static str;
+    /// Whether Shift+key with nothing bound to it counts as the key itself.
+    /// The console says yes, like most terminal programs (Shift+↓ is ↓);
+    /// replay's transport says no, so Shift+← never seeks the short step
+    /// when only the long one is bound.
+    const UNBOUND_SHIFT_IS_PLAIN: bool;
+    /// Name used in keymap files.
+    fn name(self) -> &'static str;
+    fn help(self) -> &'static str;
+    fn default_keys(self) -> &'static [&'static str];
+}
 
-        impl Action {
-            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+/// The table of bindable actions: an enum and its `Bindable` implementation.
+#[macro_export]
+macro_rules! bindable_actions {
+    (
+        $(#[$meta:meta])* $vis:vis enum $enum:ident, what = $what:literal, unbound_shift_is_plain = $plain:literal;
+        $($variant:ident => $name:literal, [$($key:literal),*], $help:literal;)*
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $enum { $($variant,)* }
+
+        impl $enum {
+            pub const ALL: &'static [$enum] = &[$($enum::$variant,)*];
 
             /// Name used in keymap files.
             pub fn name(self) -> &'static str {
-                match self { $(Action::$variant => $name,)* }
+                match self { $($enum::$variant => $name,)* }
             }
 
             pub fn help(self) -> &'static str {
-                match self { $(Action::$variant => $help,)* }
+                match self { $($enum::$variant => $help,)* }
             }
+        }
 
+        impl $crate::console::keymap::Bindable for $enum {
+            const ALL: &'static [$enum] = $enum::ALL;
+            const WHAT: &'static str = $what;
+            const UNBOUND_SHIFT_IS_PLAIN: bool = $plain;
+            fn name(self) -> &'static str {
+                $enum::name(self)
+            }
+            fn help(self) -> &'static str {
+                $enum::help(self)
+            }
             fn default_keys(self) -> &'static [&'static str] {
-                match self { $(Action::$variant => &[$($key),*],)* }
+                match self { $($enum::$variant => &[$($key),*],)* }
             }
         }
     };
 }
 
-actions! {
+bindable_actions! {
+    /// Everything a key can do in the normal (blotter) mode.
+    pub enum Action, what = "action", unbound_shift_is_plain = true;
     Up => "up", ["k", "Up"], "select previous order";
     Down => "down", ["j", "Down"], "select next order";
     Top => "top", ["g", "Home"], "first order";
@@ -63,18 +103,22 @@ actions! {
     Quit => "quit", ["q", "ctrl-c"], "quit";
 }
 
-/// A key as written in a keymap file: `j`, `K`, `Enter`, `ctrl-k`, `F5`…
+/// A key as written in a keymap file: `j`, `K`, `Enter`, `ctrl-k`,
+/// `shift-Left`, `F5`… Shift is part of a spec only for keys whose character
+/// does not already say it (`K` is Shift+k).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeySpec {
     pub code: KeyCode,
     pub ctrl: bool,
     pub alt: bool,
+    pub shift: bool,
 }
 
 impl KeySpec {
     pub fn parse(text: &str) -> Option<KeySpec> {
         let mut ctrl = false;
         let mut alt = false;
+        let mut shift = false;
         let mut rest = text;
         loop {
             let lower = rest.to_ascii_lowercase();
@@ -84,6 +128,10 @@ impl KeySpec {
             } else if rest.len() > 1 && (lower.starts_with("alt-") || lower.starts_with("alt+")) {
                 alt = true;
                 rest = &rest[4..];
+            } else if rest.len() > 6 && (lower.starts_with("shift-") || lower.starts_with("shift+"))
+            {
+                shift = true;
+                rest = &rest[6..];
             } else {
                 break;
             }
@@ -117,7 +165,16 @@ impl KeySpec {
                 KeyCode::Char(if ctrl { c.to_ascii_lowercase() } else { c })
             }
         };
-        Some(KeySpec { code, ctrl, alt })
+        if shift && matches!(code, KeyCode::Char(_)) {
+            // `shift-a` is `A`.
+            return None;
+        }
+        Some(KeySpec {
+            code,
+            ctrl,
+            alt,
+            shift,
+        })
     }
 
     /// Normalise a terminal key event to the spec it matches.
@@ -131,6 +188,7 @@ impl KeySpec {
             code,
             ctrl,
             alt: ev.modifiers.contains(KeyModifiers::ALT),
+            shift: ev.modifiers.contains(KeyModifiers::SHIFT) && !matches!(code, KeyCode::Char(_)),
         }
     }
 
@@ -147,6 +205,11 @@ impl KeySpec {
             KeyCode::PageDown => "PgDn".into(),
             other => format!("{other:?}"),
         };
+        let base = if self.shift {
+            format!("⇧{base}")
+        } else {
+            base
+        };
         match (self.ctrl, self.alt) {
             (true, _) => format!("^{base}"),
             (_, true) => format!("M-{base}"),
@@ -155,21 +218,22 @@ impl KeySpec {
     }
 }
 
+/// Keys bound to actions of one kind (`A`: the console's or replay's).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Keymap {
-    bindings: HashMap<KeySpec, Action>,
+pub struct Keymap<A: Bindable = Action> {
+    bindings: HashMap<KeySpec, A>,
     /// Keys of each action in the order they were bound (the first one is
     /// shown in the footer, all of them in the help).
-    keys: HashMap<Action, Vec<KeySpec>>,
+    keys: HashMap<A, Vec<KeySpec>>,
 }
 
-impl Default for Keymap {
+impl<A: Bindable> Default for Keymap<A> {
     fn default() -> Self {
         let mut map = Keymap {
             bindings: HashMap::new(),
             keys: HashMap::new(),
         };
-        for &action in Action::ALL {
+        for &action in A::ALL {
             let keys: Vec<KeySpec> = action
                 .default_keys()
                 .iter()
@@ -181,8 +245,8 @@ impl Default for Keymap {
     }
 }
 
-impl Keymap {
-    fn bind(&mut self, action: Action, keys: &[KeySpec]) {
+impl<A: Bindable> Keymap<A> {
+    fn bind(&mut self, action: A, keys: &[KeySpec]) {
         self.bindings.retain(|_, a| *a != action);
         for k in keys {
             // A key moved to this action no longer triggers its old one.
@@ -203,13 +267,23 @@ impl Keymap {
         self.keys.insert(action, list);
     }
 
-    pub fn action_for(&self, ev: &KeyEvent) -> Option<Action> {
-        // SHIFT is not part of a spec: `K` already arrives as an upper-case char.
-        self.bindings.get(&KeySpec::from_event(ev)).copied()
+    pub fn action_for(&self, ev: &KeyEvent) -> Option<A> {
+        let spec = KeySpec::from_event(ev);
+        match self.bindings.get(&spec) {
+            Some(a) => Some(*a),
+            None if spec.shift && A::UNBOUND_SHIFT_IS_PLAIN => self
+                .bindings
+                .get(&KeySpec {
+                    shift: false,
+                    ..spec
+                })
+                .copied(),
+            None => None,
+        }
     }
 
     /// Label of the first key bound to `action` ("" if unbound).
-    pub fn label(&self, action: Action) -> String {
+    pub fn label(&self, action: A) -> String {
         self.keys
             .get(&action)
             .and_then(|k| k.first())
@@ -217,7 +291,7 @@ impl Keymap {
     }
 
     /// Labels of every key bound to `action`, e.g. "j/↓" ("" if unbound).
-    pub fn labels(&self, action: Action) -> String {
+    pub fn labels(&self, action: A) -> String {
         self.keys.get(&action).map_or_else(String::new, |keys| {
             keys.iter()
                 .map(KeySpec::label)
@@ -226,69 +300,71 @@ impl Keymap {
         })
     }
 
-    /// Apply a keymap file's text on top of the defaults.
-    pub fn from_toml(text: &str, file: &str) -> anyhow::Result<Keymap> {
+    /// Apply one table of a keymap file (`[keys]` or `[replay]`) on top.
+    pub fn apply_table(&mut self, table: &toml::Table, section: &str, file: &str) -> Result<()> {
+        for (name, value) in table {
+            let at = || format!("keymap file {file}: key `{section}.{name}`");
+            let action = A::ALL
+                .iter()
+                .copied()
+                .find(|a| a.name() == name)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: unknown {} (known: {})",
+                        at(),
+                        A::WHAT,
+                        A::ALL
+                            .iter()
+                            .map(|a| a.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            let texts: Vec<&str> = match value {
+                toml::Value::String(s) => vec![s.as_str()],
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .ok_or_else(|| anyhow!("{}: expected strings", at()))
+                    })
+                    .collect::<Result<_>>()?,
+                _ => bail!("{}: expected a string or a list of strings", at()),
+            };
+            let specs = texts
+                .iter()
+                .map(|t| {
+                    KeySpec::parse(t).ok_or_else(|| anyhow!("{}: cannot read key `{t}`", at()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            self.bind(action, &specs);
+        }
+        Ok(())
+    }
+}
+
+impl Keymap<Action> {
+    /// Apply a keymap file's text (its `[keys]` table) on top of the defaults.
+    pub fn from_toml(text: &str, file: &str) -> Result<Keymap> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("keymap file {file}: {}", e.message()))?;
+            .map_err(|e: toml::de::Error| anyhow!("keymap file {file}: {}", e.message()))?;
         let mut map = Keymap::default();
         for (top, value) in &table {
             if top != "keys" {
-                anyhow::bail!("keymap file {file}: unknown section `{top}` (expected [keys])");
+                bail!("keymap file {file}: unknown section `{top}` (expected [keys])");
             }
             let keys = value
                 .as_table()
-                .ok_or_else(|| anyhow::anyhow!("keymap file {file}: `keys` must be a table"))?;
-            for (name, value) in keys {
-                let action = Action::ALL
-                    .iter()
-                    .copied()
-                    .find(|a| a.name() == name)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "keymap file {file}: key `keys.{name}`: unknown action (known: {})",
-                            Action::ALL
-                                .iter()
-                                .map(|a| a.name())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    })?;
-                let texts: Vec<&str> = match value {
-                    toml::Value::String(s) => vec![s.as_str()],
-                    toml::Value::Array(items) => items
-                        .iter()
-                        .map(|v| {
-                            v.as_str().ok_or_else(|| {
-                                anyhow::anyhow!(
-                                    "keymap file {file}: key `keys.{name}`: expected strings"
-                                )
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => anyhow::bail!(
-                        "keymap file {file}: key `keys.{name}`: expected a string or a list of strings"
-                    ),
-                };
-                let specs = texts
-                    .iter()
-                    .map(|t| {
-                        KeySpec::parse(t).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "keymap file {file}: key `keys.{name}`: cannot read key `{t}`"
-                            )
-                        })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                map.bind(action, &specs);
-            }
+                .ok_or_else(|| anyhow!("keymap file {file}: `keys` must be a table"))?;
+            map.apply_table(keys, "keys", file)?;
         }
         Ok(map)
     }
 
-    pub fn load(path: &std::path::Path) -> anyhow::Result<Keymap> {
+    pub fn load(path: &std::path::Path) -> Result<Keymap> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read keymap file {}: {e}", path.display()))?;
+            .map_err(|e| anyhow!("cannot read keymap file {}: {e}", path.display()))?;
         Keymap::from_toml(&text, &path.display().to_string())
     }
 }

@@ -16,7 +16,9 @@ use crate::protocol::{
 };
 
 use super::series::{Ring, Series};
-use super::shadow::ShadowScore;
+pub use crate::divergence::Divergence;
+use crate::divergence::ShadowScore;
+pub use crate::protocol::text::{describe_command, format_ts};
 
 /// Decisions kept per order for the decision log.
 pub const DECISIONS_KEPT: usize = 64;
@@ -116,16 +118,6 @@ pub struct CommandOutcome {
     pub command: Command,
     pub ok: bool,
     pub reason: Option<String>,
-}
-
-/// Marker set by a shadow model when it disagrees with the live decision
-/// (the console's `shadow` module live, the recording's shadow in replay).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Divergence {
-    pub ts: Ts,
-    pub live_action: String,
-    pub shadow_action: String,
-    pub note: String,
 }
 
 /// What one server message did to the state; the app turns this into effects.
@@ -472,27 +464,4 @@ fn engine_alert(ts: Option<Ts>, a: &AlertInfo) -> AlertEntry {
         order_id: a.order_id.clone(),
         source: AlertSource::Engine,
     }
-}
-
-/// A short human description of a command, e.g. "pause P-3".
-pub fn describe_command(c: &Command) -> String {
-    match (c, c.order_id()) {
-        (Command::KillModel { model, .. } | Command::RestoreModel { model }, _) => {
-            format!("{} {model}", c.kind())
-        }
-        (_, Some(id)) => format!("{} {id}", c.kind()),
-        (_, None) => c.kind().to_string(),
-    }
-}
-
-/// `HH:MM:SS.mmm` from simulated nanoseconds since midnight.
-pub fn format_ts(ts: Ts) -> String {
-    let ms = ts / 1_000_000;
-    let (h, m, s, milli) = (
-        ms / 3_600_000,
-        (ms / 60_000) % 60,
-        (ms / 1000) % 60,
-        ms % 1000,
-    );
-    format!("{h:02}:{m:02}:{s:02}.{milli:03}")
 }

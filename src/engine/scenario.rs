@@ -312,32 +312,7 @@ impl ScenarioFile {
     }
 }
 
-/// Parse `HH:MM:SS[.fff]` into nanoseconds since midnight.
-pub fn parse_clock(s: &str) -> Result<u64> {
-    let parts: Vec<&str> = s.trim().split(':').collect();
-    if parts.len() != 3 {
-        bail!("time \"{s}\" is not HH:MM:SS");
-    }
-    let h: u64 = parts[0]
-        .parse()
-        .with_context(|| format!("hour in \"{s}\""))?;
-    let m: u64 = parts[1]
-        .parse()
-        .with_context(|| format!("minute in \"{s}\""))?;
-    let sec: f64 = parts[2]
-        .parse()
-        .with_context(|| format!("second in \"{s}\""))?;
-    if h > 23 || m > 59 || !(0.0..60.0).contains(&sec) {
-        bail!("time \"{s}\" is out of range");
-    }
-    Ok((h * 3600 + m * 60) * 1_000_000_000 + (sec * 1e9).round() as u64)
-}
-
-/// Format nanoseconds since midnight as `HH:MM:SS`.
-pub fn format_clock(ts: u64) -> String {
-    let s = ts / 1_000_000_000;
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-}
+pub use crate::protocol::text::{format_clock, parse_clock};
 
 impl Scenario {
     /// A built-in name or a path to a TOML file. A family draws the day of
@@ -512,14 +487,6 @@ mod tests {
             .events
             .iter()
             .any(|e| matches!(e, ScenarioEvent::VenueOutage { .. })));
-    }
-
-    #[test]
-    fn clock_parsing() {
-        assert_eq!(parse_clock("09:30:00").unwrap(), 34_200_000_000_000);
-        assert_eq!(format_clock(34_200_000_000_000), "09:30:00");
-        assert!(parse_clock("25:00:00").is_err());
-        assert!(parse_clock("9:30").is_err());
     }
 
     #[test]

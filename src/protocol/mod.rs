@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod messages;
+pub mod text;
 pub mod view;
 
 pub use codec::{decode_client, decode_server, encode, encode_into, DecodeError, MAX_FRAME_BYTES};

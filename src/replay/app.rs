@@ -8,9 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use crate::console::app::{App, Effect, Link, Mode, Msg, StatusKind};
 use crate::console::keymap::Keymap;
-use crate::console::state::format_ts;
 use crate::console::theme::Theme;
-use crate::protocol::Ts;
+use crate::protocol::text::{format_ts, parse_clock};
 
 use super::keys::{ReplayAction, ReplayKeymap};
 use super::player::{speed_label, Player};
@@ -23,26 +22,6 @@ pub struct ReplayApp {
     /// Shown on the timeline when the shadow could not run, and similar notes.
     pub note: Option<String>,
     shown_pos: Option<usize>,
-}
-
-/// `HH:MM:SS` or `HH:MM` to nanoseconds since midnight.
-pub fn parse_clock(text: &str) -> Option<Ts> {
-    let parts: Vec<&str> = text.trim().split(':').collect();
-    if !(2..=3).contains(&parts.len()) {
-        return None;
-    }
-    let mut secs = 0.0;
-    for (i, p) in parts.iter().enumerate() {
-        let v: f64 = p.parse().ok()?;
-        if v.is_nan() || v < 0.0 || (i < 2 && v.fract() != 0.0) {
-            return None;
-        }
-        secs = secs * 60.0 + v;
-    }
-    if parts.len() == 2 {
-        secs *= 60.0;
-    }
-    (secs < 86_400.0).then_some((secs * 1e9) as Ts)
 }
 
 impl ReplayApp {
@@ -134,7 +113,7 @@ impl ReplayApp {
     }
 
     fn goto(&mut self, arg: &str) {
-        match parse_clock(arg) {
+        match parse_clock(arg).ok() {
             Some(t) => {
                 let r = self.player.seek_time(t);
                 self.after_seek(r, format!("⇥ {}", format_ts(self.player.clock())));

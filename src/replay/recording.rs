@@ -23,9 +23,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::console::shadow::action_name;
-use crate::console::state::Divergence;
 use crate::console::ConsoleState;
+use crate::divergence::{action_name, Divergence};
 use crate::engine::journal::{JournalHeader, Record, Truncation, MAGIC};
 use crate::protocol::{decode_server, Event, EventEnvelope, ServerMessage, SessionView, Ts};
 
@@ -369,7 +368,7 @@ impl Recording {
                 reason,
                 ..
             } => {
-                let what = crate::console::state::describe_command(command);
+                let what = crate::protocol::text::describe_command(command);
                 let text = if *ok {
                     format!("{user}: {what}")
                 } else {

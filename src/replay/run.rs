@@ -68,8 +68,7 @@ pub fn run_replay(
     let rec = Recording::open(&opts.file, shadow.as_deref_mut())?;
     let mut player = Player::new(rec);
     if let Some(at) = &opts.start_at {
-        let t = super::app::parse_clock(at)
-            .ok_or_else(|| anyhow::anyhow!("--at expects HH:MM:SS, got `{at}`"))?;
+        let t = crate::protocol::text::parse_clock(at).map_err(|e| anyhow::anyhow!("--at: {e}"))?;
         player.seek_time(t)?;
     } else {
         // Open on the session as it stood once its first instant was

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use crate::console::shadow::{judge_request, request_for, AgreementWindow, Judgement, Thresholds};
+use crate::divergence::{judge_request, request_for, AgreementWindow, Judgement, Thresholds};
 use crate::protocol::{ContractInfo, DecisionInfo, Ts};
 
 pub trait Shadow {

@@ -7,8 +7,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::Frame;
 
-use crate::console::state::format_ts;
 use crate::console::view::render as render_console;
+use crate::protocol::text::format_ts;
 
 use super::app::ReplayApp;
 use super::keys::ReplayAction;

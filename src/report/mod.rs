@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::console::state::{describe_command, format_ts};
 use crate::engine::journal::Journal;
 use crate::engine::Scenario;
+use crate::protocol::text::{describe_command, format_ts};
 use crate::replay::shadow::Shadow;
 use crate::replay::Recording;
 
@@ -613,7 +613,7 @@ fn shadow_section(d: &mut Doc, rec: &Recording) {
         rate(true),
         rate(false)
     )));
-    let t = crate::console::shadow::Thresholds::default();
+    let t = crate::divergence::Thresholds::default();
     d.push(Block::P(format!(
         "Divergence episodes are runs of an order's decisions that the console's divergence rules flag, live and in replay: the shadow prefers another action with at least {:.0}% confidence; or, for a model's decision, the two distributions are at a total-variation distance of at least {:.2}, or the order's agreement with the shadow over its last {} decisions is below {:.0}% (once it has {}).",
         t.confidence * 100.0,

@@ -154,7 +154,7 @@ impl Session {
                     order_id, state, ..
                 } => {
                     if let Some(o) = index.get(order_id).map(|&i| &mut s.orders[i]) {
-                        o.final_state = crate::console::app::state_label(*state).to_lowercase();
+                        o.final_state = crate::protocol::text::state_label(*state).to_lowercase();
                         if state.is_terminal() {
                             o.end_ts = Some(ts);
                         }

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use super::util::{alert_total, put, put_clipped, width};
 use crate::console::app::{App, Link};
 use crate::console::keymap::Action;
-use crate::console::state::format_ts;
+use crate::protocol::text::format_ts;
 use crate::protocol::{EngineState, Role};
 
 fn halted(app: &App) -> bool {
