@@ -15,6 +15,7 @@ pub mod run;
 pub mod series;
 pub mod shadow;
 pub mod state;
+pub mod terminal;
 pub mod theme;
 pub mod view;
 

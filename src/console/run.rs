@@ -3,15 +3,11 @@
 //! events and a frame tick; network bursts are drained before drawing and the
 //! screen is redrawn at most once per tick (~60 fps).
 
-use std::io::{self, Stdout};
+use std::io::Stdout;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream};
-use crossterm::execute;
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
 use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -21,6 +17,7 @@ use super::app::{App, Effect, Msg};
 use super::client::{spawn_client, ClientConfig, ClientControl, NetEvent};
 use super::keymap::Keymap;
 use super::shadow::{ShadowEvent, ShadowState, ShadowStatus, ShadowWorker, Thresholds};
+use super::terminal::TerminalGuard;
 use super::theme::ThemeSource;
 use super::view::view;
 
@@ -240,40 +237,5 @@ async fn main_loop(
         if app.should_quit {
             return Ok(());
         }
-    }
-}
-
-/// Raw mode + alternate screen for as long as it lives; restored on drop and
-/// on panic, so a crash never leaves the trader's terminal unusable.
-struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
-}
-
-fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
-}
-
-impl TerminalGuard {
-    fn enter() -> anyhow::Result<Self> {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            previous(info);
-        }));
-        enable_raw_mode()?;
-        if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide) {
-            restore_terminal();
-            return Err(e.into());
-        }
-        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        Ok(TerminalGuard { terminal })
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore_terminal();
-        let _ = std::panic::take_hook();
     }
 }

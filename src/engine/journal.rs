@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, Scenario};
-use crate::protocol::{EventEnvelope, SessionView};
+use crate::protocol::{decode_server, EventEnvelope, ServerMessage, SessionView};
 
 pub const MAGIC: &str = "VIGIL-JOURNAL 1";
 pub const KEYFRAME_EVERY: u64 = 5000;
@@ -166,89 +166,189 @@ impl Journal {
         Self::read(BufReader::new(file), &path.display().to_string())
     }
 
-    pub fn read(mut input: impl BufRead, origin: &str) -> Result<Journal> {
-        let mut first = String::new();
-        let mut limited = (&mut input).take(64);
-        limited.read_line(&mut first)?;
-        if first.trim_end() != MAGIC {
-            bail!("{origin} is not a vigil journal (it does not start with \"{MAGIC}\")");
-        }
-        let mut offset = first.len() as u64;
-        let mut line_no = 1;
-        let mut header = None;
+    pub fn read(input: impl BufRead, origin: &str) -> Result<Journal> {
+        let mut reader = JournalReader::new(input, origin)?;
         let mut records = Vec::new();
-        let mut truncated = None;
-        let mut buf = Vec::new();
-        let mut last_seq = 0;
-        loop {
-            buf.clear();
-            let n = input.read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let stop = |reason: String| Truncation {
-                line: line_no,
-                byte_offset: offset,
-                reason,
-            };
-            if buf.last() != Some(&b'\n') {
-                truncated = Some(stop("the last record is cut short (no end of line)".into()));
-                break;
-            }
-            let line = match std::str::from_utf8(&buf[..buf.len() - 1]) {
-                Ok(l) => l,
-                Err(_) => {
-                    truncated = Some(stop("record is not UTF-8".into()));
-                    break;
-                }
-            };
-            let (crc, json) = match line.split_once(' ') {
-                Some((c, j)) if c.len() == 8 => (c, j),
-                _ => {
-                    truncated = Some(stop("record has no checksum".into()));
-                    break;
-                }
-            };
-            if u32::from_str_radix(crc, 16).ok() != Some(crc32fast::hash(json.as_bytes())) {
-                truncated = Some(stop("checksum mismatch (corrupt record)".into()));
-                break;
-            }
-            let record: Record = match serde_json::from_str(json) {
-                Ok(r) => r,
-                Err(e) => {
-                    truncated = Some(stop(format!("undecodable record: {e}")));
-                    break;
-                }
-            };
-            match &record {
-                Record::Header(h) if header.is_none() => header = Some(h.clone()),
-                Record::Header(_) => {
-                    truncated = Some(stop("second header".into()));
-                    break;
-                }
-                Record::Event(e) => {
-                    if header.is_none() {
-                        bail!("{origin}: events before the header");
-                    }
-                    if last_seq != 0 && e.seq != last_seq + 1 {
-                        truncated = Some(stop(format!("sequence gap: {} after {last_seq}", e.seq)));
-                        break;
-                    }
-                    last_seq = e.seq;
-                }
-                Record::Keyframe { .. } => {}
-            }
-            records.push(record);
-            offset += n as u64;
+        while let Some(entry) = reader.next_entry()? {
+            records.push(match entry {
+                Entry::Header(h) => Record::Header(h),
+                Entry::Event { env, .. } => Record::Event(env),
+                Entry::Keyframe { seq, view } => Record::Keyframe { seq, view },
+            });
         }
-        let header =
-            header.ok_or_else(|| anyhow::anyhow!("{origin}: the journal has no header"))?;
+        let (header, truncated) = reader.finish()?;
         Ok(Journal {
             header,
             records,
             truncated,
         })
+    }
+}
+
+/// One record of a journal as the reader hands it out.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Header(JournalHeader),
+    Event {
+        /// Byte offset of the record's line (for reading it again later).
+        offset: u64,
+        env: EventEnvelope,
+    },
+    Keyframe {
+        seq: u64,
+        view: Box<SessionView>,
+    },
+}
+
+/// Check one framed line (`<crc32> <json>`, without the newline) and return its JSON.
+pub fn unframe(line: &[u8]) -> std::result::Result<&str, String> {
+    let line = std::str::from_utf8(line).map_err(|_| "record is not UTF-8".to_string())?;
+    let (crc, json) = match line.split_once(' ') {
+        Some((c, j)) if c.len() == 8 => (c, j),
+        _ => return Err("record has no checksum".into()),
+    };
+    if u32::from_str_radix(crc, 16).ok() != Some(crc32fast::hash(json.as_bytes())) {
+        return Err("checksum mismatch (corrupt record)".into());
+    }
+    Ok(json)
+}
+
+/// Whether a record's JSON is a keyframe (without decoding it).
+pub fn is_keyframe(json: &str) -> bool {
+    json.starts_with("{\"type\":\"keyframe\"")
+}
+
+/// Decode an event record's JSON (exactly the frame clients received).
+pub fn decode_event(json: &str) -> std::result::Result<EventEnvelope, String> {
+    match decode_server(json) {
+        Ok(ServerMessage::Event(env)) => Ok(env),
+        Ok(_) => Err("a record that is not an event".into()),
+        Err(e) => Err(format!("undecodable record: {e}")),
+    }
+}
+
+/// Reads a journal front to back, the one place that knows its rules: the
+/// magic line, one header first, every record's checksum, events without a
+/// sequence gap, and a cut-short or corrupt record ending the read with the
+/// reason (everything before it is good).
+pub struct JournalReader<R> {
+    input: R,
+    origin: String,
+    buf: Vec<u8>,
+    offset: u64,
+    line_no: usize,
+    header: Option<JournalHeader>,
+    last_seq: u64,
+    truncated: Option<Truncation>,
+}
+
+impl JournalReader<BufReader<File>> {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        JournalReader::new(
+            BufReader::with_capacity(1 << 20, file),
+            &path.display().to_string(),
+        )
+    }
+}
+
+impl<R: BufRead> JournalReader<R> {
+    pub fn new(mut input: R, origin: &str) -> Result<Self> {
+        let mut first = Vec::new();
+        (&mut input).take(64).read_until(b'\n', &mut first)?;
+        if String::from_utf8_lossy(&first).trim_end() != MAGIC {
+            bail!("{origin} is not a vigil journal (it does not start with \"{MAGIC}\")");
+        }
+        Ok(JournalReader {
+            input,
+            origin: origin.to_string(),
+            buf: Vec::new(),
+            offset: first.len() as u64,
+            line_no: 1,
+            header: None,
+            last_seq: 0,
+            truncated: None,
+        })
+    }
+
+    /// Byte offset just past the last good record read.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next good record; None at the end of the file or where reading
+    /// stopped (`finish` says why). Events before the header are an error.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>> {
+        if self.truncated.is_some() {
+            return Ok(None);
+        }
+        self.buf.clear();
+        let n = self.input.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        let line_start = self.offset;
+        let stop = |this: &mut Self, reason: String| {
+            this.truncated = Some(Truncation {
+                line: this.line_no,
+                byte_offset: line_start,
+                reason,
+            });
+            Ok(None)
+        };
+        if self.buf.last() != Some(&b'\n') {
+            return stop(self, "the last record is cut short (no end of line)".into());
+        }
+        let json = match unframe(&self.buf[..self.buf.len() - 1]) {
+            Ok(j) => j,
+            Err(reason) => return stop(self, reason),
+        };
+        let entry = if json.starts_with("{\"type\":\"header\"") {
+            if self.header.is_some() {
+                return stop(self, "second header".into());
+            }
+            match serde_json::from_str::<Record>(json) {
+                Ok(Record::Header(h)) => {
+                    self.header = Some(h.clone());
+                    Entry::Header(h)
+                }
+                Ok(_) => return stop(self, "undecodable header".into()),
+                Err(e) => return stop(self, format!("undecodable header: {e}")),
+            }
+        } else if is_keyframe(json) {
+            match serde_json::from_str::<Record>(json) {
+                Ok(Record::Keyframe { seq, view }) => Entry::Keyframe { seq, view },
+                _ => return stop(self, "undecodable keyframe".into()),
+            }
+        } else {
+            if self.header.is_none() {
+                bail!("{}: events before the header", self.origin);
+            }
+            let env = match decode_event(json) {
+                Ok(env) => env,
+                Err(reason) => return stop(self, reason),
+            };
+            if self.last_seq != 0 && env.seq != self.last_seq + 1 {
+                let reason = format!("sequence gap: {} after {}", env.seq, self.last_seq);
+                return stop(self, reason);
+            }
+            self.last_seq = env.seq;
+            Entry::Event {
+                offset: line_start,
+                env,
+            }
+        };
+        self.offset += n as u64;
+        Ok(Some(entry))
+    }
+
+    /// The header (a journal without one is an error) and why reading stopped early, if it did.
+    pub fn finish(self) -> Result<(JournalHeader, Option<Truncation>)> {
+        let header = self
+            .header
+            .ok_or_else(|| anyhow::anyhow!("{}: the journal has no header", self.origin))?;
+        Ok((header, self.truncated))
     }
 }
 

@@ -18,15 +18,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::console::ConsoleState;
 use crate::divergence::{action_name, Divergence};
-use crate::engine::journal::{JournalHeader, Record, Truncation, MAGIC};
-use crate::protocol::{decode_server, Event, EventEnvelope, ServerMessage, SessionView, Ts};
+use crate::engine::journal::{
+    decode_event, is_keyframe, unframe, Entry, JournalHeader, JournalReader, Truncation,
+};
+use crate::protocol::{Event, EventEnvelope, ServerMessage, SessionView, Ts};
 
 use super::shadow::{Judge, Shadow};
 
@@ -135,27 +137,6 @@ pub struct Recording {
     final_state: ConsoleState,
 }
 
-/// Check one framed line (`<crc32> <json>`, without the newline).
-fn unframe(line: &[u8]) -> std::result::Result<&str, String> {
-    let line = std::str::from_utf8(line).map_err(|_| "record is not UTF-8".to_string())?;
-    let (crc, json) = match line.split_once(' ') {
-        Some((c, j)) if c.len() == 8 => (c, j),
-        _ => return Err("record has no checksum".into()),
-    };
-    if u32::from_str_radix(crc, 16).ok() != Some(crc32fast::hash(json.as_bytes())) {
-        return Err("checksum mismatch (corrupt record)".into());
-    }
-    Ok(json)
-}
-
-fn is_keyframe(json: &str) -> bool {
-    json.starts_with("{\"type\":\"keyframe\"")
-}
-
-fn is_header(json: &str) -> bool {
-    json.starts_with("{\"type\":\"header\"")
-}
-
 /// The replay reducer: the live console's reducer, plus the shadow's
 /// divergence marker for decision events. Live and replay share
 /// `ConsoleState::apply`; the shadow step is replay's only addition.
@@ -178,19 +159,7 @@ impl Recording {
     /// Open a journal: index it, verify it, build checkpoints. A shadow
     /// model, if given, scores every live decision on the way.
     pub fn open(path: &Path, shadow: Option<&mut (dyn Shadow + 'static)>) -> Result<Recording> {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut input = BufReader::with_capacity(1 << 20, file);
-        let origin = path.display().to_string();
-        let mut first = Vec::new();
-        (&mut input).take(64).read_until(b'\n', &mut first)?;
-        if String::from_utf8_lossy(&first).trim_end() != MAGIC {
-            bail!("{origin} is not a vigil journal (it does not start with \"{MAGIC}\")");
-        }
-        let mut offset = first.len() as u64;
-        let mut line_no = 1usize;
-        let mut header: Option<JournalHeader> = None;
-        let mut truncated = None;
-        let mut buf = Vec::new();
+        let mut reader = JournalReader::open(path)?;
         let mut state = ConsoleState::new();
         let mut rec = Recording {
             path: path.to_path_buf(),
@@ -220,90 +189,30 @@ impl Recording {
             final_state: ConsoleState::new(),
         };
         let mut judge = shadow.map(Judge::new);
-        let mut last_seq = 0u64;
-        loop {
-            buf.clear();
-            let n = input.read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let stop = |reason: String| Truncation {
-                line: line_no,
-                byte_offset: offset,
-                reason,
-            };
-            if buf.last() != Some(&b'\n') {
-                truncated = Some(stop("the last record is cut short (no end of line)".into()));
-                break;
-            }
-            let json = match unframe(&buf[..buf.len() - 1]) {
-                Ok(j) => j,
-                Err(reason) => {
-                    truncated = Some(stop(reason));
-                    break;
+        while let Some(entry) = reader.next_entry()? {
+            match entry {
+                Entry::Header(_) => {}
+                Entry::Keyframe { seq, view } => {
+                    rec.keyframes += 1;
+                    rec.keyframe_at(&state, seq, &view);
                 }
-            };
-            if is_header(json) {
-                if header.is_some() {
-                    truncated = Some(stop("second header".into()));
-                    break;
-                }
-                match serde_json::from_str::<Record>(json) {
-                    Ok(Record::Header(h)) => header = Some(h),
-                    Ok(_) => unreachable!("tagged header"),
-                    Err(e) => {
-                        truncated = Some(stop(format!("undecodable header: {e}")));
-                        break;
+                Entry::Event { offset, env } => {
+                    let index = rec.ts.len();
+                    rec.offsets.push(offset);
+                    rec.ts.push(env.ts);
+                    rec.index_event(index, &env, &state, judge.as_mut());
+                    let update = rec.divergence_updates.get(&index).cloned();
+                    apply_event(&mut state, env, update.as_ref());
+                    let pos = index + 1;
+                    if pos - rec.checkpoints.last().map_or(0, |c| c.0) >= rec.checkpoint_every {
+                        rec.checkpoint(pos, &state);
                     }
-                }
-            } else if is_keyframe(json) {
-                match serde_json::from_str::<Record>(json) {
-                    Ok(Record::Keyframe { seq, view }) => {
-                        rec.keyframes += 1;
-                        rec.keyframe_at(&state, seq, &view);
-                    }
-                    _ => {
-                        truncated = Some(stop("undecodable keyframe".into()));
-                        break;
-                    }
-                }
-            } else {
-                if header.is_none() {
-                    bail!("{origin}: events before the header");
-                }
-                let env = match decode_server(json) {
-                    Ok(ServerMessage::Event(env)) => env,
-                    Ok(_) => {
-                        truncated = Some(stop("a record that is not an event".into()));
-                        break;
-                    }
-                    Err(e) => {
-                        truncated = Some(stop(format!("undecodable record: {e}")));
-                        break;
-                    }
-                };
-                if last_seq != 0 && env.seq != last_seq + 1 {
-                    truncated = Some(stop(format!("sequence gap: {} after {last_seq}", env.seq)));
-                    break;
-                }
-                last_seq = env.seq;
-                let index = rec.ts.len();
-                rec.offsets.push(offset);
-                rec.ts.push(env.ts);
-                rec.index_event(index, &env, &state, judge.as_mut());
-                let update = rec.divergence_updates.get(&index).cloned();
-                apply_event(&mut state, env, update.as_ref());
-                let pos = index + 1;
-                if pos - rec.checkpoints.last().map_or(0, |c| c.0) >= rec.checkpoint_every {
-                    rec.checkpoint(pos, &state);
                 }
             }
-            offset += n as u64;
         }
-        rec.offsets.push(offset);
-        rec.header =
-            header.ok_or_else(|| anyhow::anyhow!("{origin}: the journal has no header"))?;
+        rec.offsets.push(reader.offset());
+        let (header, truncated) = reader.finish()?;
+        rec.header = header;
         rec.truncated = truncated;
         rec.final_state = state;
         Ok(rec)
@@ -501,9 +410,9 @@ impl Recording {
             if is_keyframe(json) {
                 continue;
             }
-            match decode_server(json) {
-                Ok(ServerMessage::Event(env)) => out.push(env),
-                _ => bail!("{} changed since it was opened", self.path.display()),
+            match decode_event(json) {
+                Ok(env) => out.push(env),
+                Err(_) => bail!("{} changed since it was opened", self.path.display()),
             }
         }
         if out.len() != to - from {

@@ -1,20 +1,17 @@
 //! `vigil replay FILE`: open the recording, then the terminal loop.
 
-use std::io::{self, Stdout};
+use std::io::Stdout;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use crossterm::event::{self, Event as TermEvent};
-use crossterm::execute;
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
 use crate::console::app::Effect;
 use crate::console::run::default_themes_dir;
+use crate::console::terminal::TerminalGuard;
 use crate::console::theme::ThemeSource;
 
 use super::app::ReplayApp;
@@ -120,38 +117,5 @@ fn main_loop(
                 return Ok(());
             }
         }
-    }
-}
-
-struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
-}
-
-fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
-}
-
-impl TerminalGuard {
-    fn enter() -> Result<Self> {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore_terminal();
-            previous(info);
-        }));
-        enable_raw_mode()?;
-        if let Err(e) = execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide) {
-            restore_terminal();
-            return Err(e.into());
-        }
-        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        Ok(TerminalGuard { terminal })
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore_terminal();
-        let _ = std::panic::take_hook();
     }
 }
