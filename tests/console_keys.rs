@@ -353,3 +353,46 @@ fn acks_and_the_end_of_a_halt_reach_the_status_line() {
     assert!(text.contains("halt ended"), "{text}");
     assert_eq!(kind, StatusKind::Success);
 }
+
+#[test]
+fn command_line_verbs_do_what_their_keys_do() {
+    // `:cancel P-2` asks the same question as `c` on P-2, and sends the same command.
+    let mut by_key = trader();
+    let key_fx = keys(&mut by_key, &[press('j'), press('c')]);
+    let mut by_line = trader();
+    let line_fx = by_line.run_command_line("cancel P-2");
+    assert!(sent(&key_fx).is_empty() && sent(&line_fx).is_empty());
+    assert_eq!(
+        std::mem::discriminant(&by_key.mode),
+        std::mem::discriminant(&by_line.mode)
+    );
+    let (Mode::Confirm(a), Mode::Confirm(b)) = (&by_key.mode, &by_line.mode) else {
+        panic!("both ask first");
+    };
+    assert_eq!(a.kind, b.kind);
+    assert_eq!(
+        sent(&keys(&mut by_line, &[press('y')])),
+        vec![Command::Cancel {
+            order_id: "P-2".into()
+        }]
+    );
+    // The selection did not move: the command named its order.
+    let mut fresh = trader();
+    fresh.run_command_line("pause P-2");
+    assert_eq!(fresh.selected, None);
+    // `:pause` of a paused order is refused here, not sent; `:resume` sends.
+    assert!(sent(&fresh.run_command_line("pause P-3")).is_empty());
+    assert_eq!(
+        sent(&fresh.run_command_line("resume P-3")),
+        vec![Command::Resume {
+            order_id: "P-3".into()
+        }]
+    );
+    // `:freeze` is `f`.
+    let mut f = trader();
+    f.run_command_line("freeze");
+    let mut g = trader();
+    keys(&mut g, &[press('f')]);
+    assert_eq!(f.frozen.is_some(), g.frozen.is_some());
+    assert!(f.frozen.is_some());
+}

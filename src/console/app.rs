@@ -156,6 +156,8 @@ pub struct App {
     pub theme: Theme,
     pub theme_names: Vec<String>,
     pub selected: Option<String>,
+    /// While an action runs for the command line: the order it names.
+    target: Option<String>,
     pub focus: Focus,
     pub mode: Mode,
     pub filter: String,
@@ -197,6 +199,7 @@ impl App {
             theme,
             theme_names,
             selected: None,
+            target: None,
             focus: Focus::Blotter,
             mode: Mode::Normal,
             filter: String::new(),
@@ -509,6 +512,26 @@ impl App {
         if key.kind == KeyEventKind::Repeat && !navigation {
             return Vec::new();
         }
+        self.perform(action, KeySpec::from_event(&key), None)
+    }
+
+    /// What an action does, whether a key or the command line asked for it.
+    /// `opened_by` is the key a confirmation it opens must not accept;
+    /// `target` the order it acts on when named (the command line), else the
+    /// selected one.
+    fn perform(
+        &mut self,
+        action: Action,
+        opened_by: KeySpec,
+        target: Option<String>,
+    ) -> Vec<Effect> {
+        self.target = target;
+        let effects = self.perform_on_target(action, opened_by);
+        self.target = None;
+        effects
+    }
+
+    fn perform_on_target(&mut self, action: Action, opened_by: KeySpec) -> Vec<Effect> {
         match action {
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
@@ -557,28 +580,28 @@ impl App {
                 self.should_quit = true;
                 return vec![Effect::Quit];
             }
-            Action::PauseResume => return self.pause_resume_selected(),
+            Action::PauseResume => return self.pause_resume_target(),
             Action::Retune => self.open_retune(),
             Action::Override => self.open_override(),
             Action::ReleaseOverride => {
-                if let Some(id) = self.selected_order_id() {
+                if let Some(id) = self.target_order_id() {
                     return self.send(Command::ReleaseOverride { order_id: id });
                 }
             }
             Action::Cancel => {
                 if let Some(order_id) = self.order_for_command() {
-                    self.ask(ConfirmKind::Cancel { order_id }, &key);
+                    self.ask(ConfirmKind::Cancel { order_id }, opened_by);
                 }
             }
             Action::KillSwitch => {
                 if self.commands_allowed() {
-                    self.ask(ConfirmKind::KillSwitch, &key);
+                    self.ask(ConfirmKind::KillSwitch, opened_by);
                 }
             }
             Action::ResumeAll => return self.send(Command::ResumeAll),
             Action::ModelSwitch => {
-                if let Some(kind) = self.model_switch_for_selected() {
-                    self.ask(kind, &key);
+                if let Some(kind) = self.model_switch_for_target() {
+                    self.ask(kind, opened_by);
                 }
             }
         }
@@ -586,7 +609,7 @@ impl App {
     }
 
     /// The model kill switch (or its undo) for the selected order's model.
-    fn model_switch_for_selected(&mut self) -> Option<ConfirmKind> {
+    fn model_switch_for_target(&mut self) -> Option<ConfirmKind> {
         let order_id = self.order_for_command()?;
         let view = &self.live.view;
         let Some(served) = view.order(&order_id).and_then(|o| o.info.model.clone()) else {
@@ -639,26 +662,31 @@ impl App {
     }
 
     /// The selected order, if commands may be sent about it.
+    /// The order an action acts on: the one named, or the selected one.
+    fn target_order_id(&self) -> Option<String> {
+        self.target.clone().or_else(|| self.selected_order_id())
+    }
+
     fn order_for_command(&mut self) -> Option<String> {
         if !self.commands_allowed() {
             return None;
         }
-        let id = self.selected_order_id();
+        let id = self.target_order_id();
         if id.is_none() {
             self.report_error("no order selected");
         }
         id
     }
 
-    fn ask(&mut self, kind: ConfirmKind, key: &KeyEvent) {
+    fn ask(&mut self, kind: ConfirmKind, opened_by: KeySpec) {
         self.mode = Mode::Confirm(Confirm {
             kind,
             yes_focused: false,
-            opened_by: KeySpec::from_event(key),
+            opened_by,
         });
     }
 
-    fn pause_resume_selected(&mut self) -> Vec<Effect> {
+    fn pause_resume_target(&mut self) -> Vec<Effect> {
         let Some(order_id) = self.order_for_command() else {
             return Vec::new();
         };
@@ -819,11 +847,17 @@ impl App {
                 .map(|s| s.to_string())
                 .ok_or_else(|| format!(":{verb} needs an order id"))
         };
+        // Verbs that a key also does go through `perform`, so both behave
+        // the same (confirmations, refusals, what gets sent), on the order
+        // they name.
+        let enter = KeySpec::parse("Enter").expect("valid");
+        let on_order =
+            |app: &mut App, args: &[&str], action: Action| -> Result<Vec<Effect>, String> {
+                let order_id = order_arg(args)?;
+                Ok(app.perform(action, enter, Some(order_id)))
+            };
         let result: Result<Vec<Effect>, String> = (|| match verb {
-            "q" | "quit" => {
-                self.should_quit = true;
-                Ok(vec![Effect::Quit])
-            }
+            "q" | "quit" => Ok(self.perform(Action::Quit, enter, None)),
             "theme" => match args.first() {
                 Some(name) => Ok(vec![Effect::LoadTheme(name.to_string())]),
                 None => Err(format!("themes: {}", self.theme_names.join(", "))),
@@ -832,47 +866,27 @@ impl App {
                 self.filter = args.join(" ");
                 Ok(Vec::new())
             }
-            "freeze" => {
-                if self.frozen.is_none() {
-                    self.frozen = Some(Box::new(self.live.clone()));
-                }
-                Ok(Vec::new())
-            }
-            "unfreeze" => {
-                self.frozen = None;
-                Ok(Vec::new())
-            }
-            "pause" => Ok(self.send(Command::Pause {
-                order_id: order_arg(&args)?,
-            })),
-            "resume" => Ok(self.send(Command::Resume {
-                order_id: order_arg(&args)?,
-            })),
-            "release" | "release_override" => Ok(self.send(Command::ReleaseOverride {
-                order_id: order_arg(&args)?,
-            })),
-            "resume_all" => Ok(self.send(Command::ResumeAll)),
-            "cancel" => {
+            "freeze" if self.frozen.is_none() => Ok(self.perform(Action::Freeze, enter, None)),
+            "unfreeze" if self.frozen.is_some() => Ok(self.perform(Action::Freeze, enter, None)),
+            "freeze" | "unfreeze" => Ok(Vec::new()),
+            "pause" | "resume" => {
                 let order_id = order_arg(&args)?;
-                if self.commands_allowed() {
-                    self.mode = Mode::Confirm(Confirm {
-                        kind: ConfirmKind::Cancel { order_id },
-                        yes_focused: false,
-                        opened_by: KeySpec::parse("Enter").expect("valid"),
-                    });
+                let paused = self
+                    .live
+                    .view
+                    .order(&order_id)
+                    .map(|o| o.state == OrderState::Paused);
+                match (verb, paused) {
+                    ("pause", Some(true)) => Err(format!("{order_id} is paused already")),
+                    ("resume", Some(false)) => Err(format!("{order_id} is not paused")),
+                    _ => on_order(self, &args, Action::PauseResume),
                 }
-                Ok(Vec::new())
             }
-            "kill" | "kill_switch" => {
-                if self.commands_allowed() {
-                    self.mode = Mode::Confirm(Confirm {
-                        kind: ConfirmKind::KillSwitch,
-                        yes_focused: false,
-                        opened_by: KeySpec::parse("Enter").expect("valid"),
-                    });
-                }
-                Ok(Vec::new())
-            }
+            "release" | "release_override" => on_order(self, &args, Action::ReleaseOverride),
+            "cancel" => on_order(self, &args, Action::Cancel),
+            "model" => on_order(self, &args, Action::ModelSwitch),
+            "resume_all" => Ok(self.perform(Action::ResumeAll, enter, None)),
+            "kill" | "kill_switch" => Ok(self.perform(Action::KillSwitch, enter, None)),
             "retune" => {
                 let order_id = order_arg(&args)?;
                 let venues: Vec<String> = self
