@@ -753,23 +753,9 @@ mod tests {
             let from_value: ServerMessage = serde_json::from_value(value.clone()).unwrap();
             assert_eq!(through_json(&from_value), value);
         }
-        let all_kinds = [
-            "session",
-            "engine_state",
-            "order_new",
-            "order_state",
-            "order_progress",
-            "order_params",
-            "decision",
-            "child_sent",
-            "child_cancelled",
-            "fill",
-            "market",
-            "alert",
-            "command_applied",
-            "model_state",
-        ];
-        assert_eq!(kinds, all_kinds.into_iter().collect());
+        // Every kind is in the test set, and serde's tag is the declared kind.
+        let all_kinds = Event::KINDS.iter().copied();
+        assert_eq!(kinds, all_kinds.collect());
         assert_eq!(types, SERVER_TYPES.iter().map(|t| t.to_string()).collect());
     }
 

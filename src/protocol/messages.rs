@@ -559,12 +559,47 @@ pub struct DecisionInfo {
     pub children: Vec<ChildSpec>,
 }
 
-/// Everything that happens in a session. Serialized with a `kind` tag.
-///
-/// `Deserialize` is written by hand (see `tagged`), like `ServerMessage`'s.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Event {
+/// The event kinds, declared once: this generates `Event` (serialised with
+/// a `kind` tag), its deserialising mirror (`EventDe`, read by the `tagged`
+/// deserialiser), `Event::kind` and `Event::KINDS`. Adding a kind means adding
+/// it here (and, if it is frequent, to the hand-written encoder in `codec`,
+/// which otherwise falls back to serde for it).
+macro_rules! event_kinds {
+    ($($(#[$vmeta:meta])* $variant:ident $body:tt => $kind:literal,)*) => {
+        /// Everything that happens in a session. Serialized with a `kind` tag.
+        ///
+        /// `Deserialize` is written by hand (see `tagged`), like `ServerMessage`'s.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Event {
+            $($(#[$vmeta])* $variant $body,)*
+        }
+
+        impl Event {
+            /// Every kind, in declaration order.
+            pub const KINDS: &'static [&'static str] = &[$($kind,)*];
+
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Event::$variant { .. } => $kind,)*
+                }
+            }
+        }
+
+        // The mirror of `Event` for deserialization: the same variants and
+        // fields, externally tagged. `tagged` presents the tag and the rest of
+        // the object to it as an enum, so each variant's fields are read
+        // straight from the input.
+        #[derive(Deserialize)]
+        #[serde(remote = "Event", rename_all = "snake_case")]
+        #[allow(dead_code, clippy::large_enum_variant)]
+        enum EventDe {
+            $($(#[$vmeta])* $variant $body,)*
+        }
+    };
+}
+
+event_kinds! {
     /// First event of a session: what is being run.
     Session {
         engine_id: String,
@@ -573,44 +608,44 @@ pub enum Event {
         seed: u64,
         instruments: Vec<InstrumentInfo>,
         contract: ContractInfo,
-    },
+    } => "session",
     EngineState {
         state: EngineState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
-    },
+    } => "engine_state",
     OrderNew {
         order: OrderInfo,
-    },
+    } => "order_new",
     OrderState {
         order_id: String,
         state: OrderState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
-    },
+    } => "order_state",
     OrderProgress {
         order_id: String,
         progress: Progress,
-    },
+    } => "order_progress",
     OrderParams {
         order_id: String,
         params: OrderParams,
         #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
         override_: Option<OverrideInfo>,
         strategy: String,
-    },
-    Decision(Box<DecisionInfo>),
+    } => "order_params",
+    Decision(Box<DecisionInfo>) => "decision",
     ChildSent {
         order_id: String,
         child: ChildSpec,
-    },
+    } => "child_sent",
     ChildCancelled {
         order_id: String,
         child_id: String,
         /// Quantity that was still open when cancelled.
         qty: f64,
         reason: String,
-    },
+    } => "child_cancelled",
     Fill {
         order_id: String,
         child_id: String,
@@ -619,9 +654,9 @@ pub enum Event {
         price: f64,
         qty: f64,
         liquidity: Liquidity,
-    },
-    Market(MarketSummary),
-    Alert(AlertInfo),
+    } => "fill",
+    Market(MarketSummary) => "market",
+    Alert(AlertInfo) => "alert",
     CommandApplied {
         command_id: String,
         user: String,
@@ -629,30 +664,9 @@ pub enum Event {
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
-    },
+    } => "command_applied",
     /// A deployed model's status, guard and kill switch changed (or its guard figure moved).
-    ModelState(ModelStateInfo),
-}
-
-impl Event {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Session { .. } => "session",
-            Event::EngineState { .. } => "engine_state",
-            Event::OrderNew { .. } => "order_new",
-            Event::OrderState { .. } => "order_state",
-            Event::OrderProgress { .. } => "order_progress",
-            Event::OrderParams { .. } => "order_params",
-            Event::Decision(_) => "decision",
-            Event::ChildSent { .. } => "child_sent",
-            Event::ChildCancelled { .. } => "child_cancelled",
-            Event::Fill { .. } => "fill",
-            Event::Market(_) => "market",
-            Event::Alert(_) => "alert",
-            Event::CommandApplied { .. } => "command_applied",
-            Event::ModelState(_) => "model_state",
-        }
-    }
+    ModelState(ModelStateInfo) => "model_state",
 }
 
 /// The whole picture of a session at `seq`: what a client needs to start from.
@@ -711,76 +725,6 @@ enum ServerMessageDe {
         #[serde(default)]
         t: Option<u64>,
     },
-}
-
-#[derive(Deserialize)]
-#[serde(remote = "Event", rename_all = "snake_case")]
-#[allow(dead_code, clippy::large_enum_variant)]
-enum EventDe {
-    Session {
-        engine_id: String,
-        session_id: String,
-        scenario: String,
-        seed: u64,
-        instruments: Vec<InstrumentInfo>,
-        contract: ContractInfo,
-    },
-    EngineState {
-        state: EngineState,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    OrderNew {
-        order: OrderInfo,
-    },
-    OrderState {
-        order_id: String,
-        state: OrderState,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    OrderProgress {
-        order_id: String,
-        progress: Progress,
-    },
-    OrderParams {
-        order_id: String,
-        params: OrderParams,
-        #[serde(default, rename = "override")]
-        override_: Option<OverrideInfo>,
-        strategy: String,
-    },
-    Decision(Box<DecisionInfo>),
-    ChildSent {
-        order_id: String,
-        child: ChildSpec,
-    },
-    ChildCancelled {
-        order_id: String,
-        child_id: String,
-        qty: f64,
-        reason: String,
-    },
-    Fill {
-        order_id: String,
-        child_id: String,
-        venue: String,
-        venue_kind: VenueKind,
-        price: f64,
-        qty: f64,
-        liquidity: Liquidity,
-    },
-    Market(MarketSummary),
-    Alert(AlertInfo),
-    CommandApplied {
-        command_id: String,
-        user: String,
-        command: Command,
-        ok: bool,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    ModelState(ModelStateInfo),
 }
 
 /// Deserialization of internally tagged enums without serde's buffering.
