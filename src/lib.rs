@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod console;
+pub mod demo;
 pub mod divergence;
 pub mod engine;
 pub mod learn;

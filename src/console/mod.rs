@@ -8,6 +8,7 @@
 //! - `run`: terminal and main loop; `keymap`, `theme`, `forms`: input and looks.
 
 pub mod app;
+pub mod cli;
 pub mod client;
 pub mod forms;
 pub mod keymap;

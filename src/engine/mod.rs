@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod capture_session;
+pub mod cli;
 pub mod core;
 pub mod deploy;
 pub mod family;
