@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod messages;
+mod tagged;
 pub mod text;
 pub mod view;
 
