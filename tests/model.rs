@@ -117,7 +117,7 @@ fn onnxruntime_library() -> PathBuf {
     let out = Process::new("python3")
         .args(["-c", "import onnxruntime, os, glob; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so*'))[0])"])
         .output()
-        .expect("python3 is needed for the parity test (CI installs models/requirements.txt)");
+        .expect("python3 is needed for the parity test (./test installs tests/requirements.txt)");
     assert!(
         out.status.success(),
         "python onnxruntime missing: {}",

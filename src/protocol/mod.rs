@@ -8,6 +8,7 @@
 //! applies events on top of a snapshot always reaches the engine's own view.
 
 pub mod codec;
+pub mod commands;
 pub mod messages;
 mod tagged;
 pub mod text;
