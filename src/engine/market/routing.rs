@@ -21,6 +21,7 @@ impl SymbolMarket {
     /// fill, and our trading's impact on the latent price: the sequence every
     /// execution goes through, whoever the aggressor and whatever the venue.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(super) fn print_trade(
         &mut self,
         ts: u64,
