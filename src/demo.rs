@@ -44,6 +44,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         record: args.market.record,
         tokens,
         engine_id: "vigil-demo".into(),
+        tls: None,
+        journal_sync: Default::default(),
+        capture: None,
     })
     .await?;
     // The console attaches through the same WebSocket path as any client.

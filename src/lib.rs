@@ -15,3 +15,4 @@ pub mod model;
 pub mod protocol;
 pub mod replay;
 pub mod report;
+pub mod tls;

@@ -63,6 +63,7 @@ fn write_tiny(path: &Path) {
         seed: 1,
         model_ids: vec!["m@1".into()],
         scenario_toml: String::new(),
+        ..Default::default()
     };
     let mut w = JournalWriter::create_at(path, &header).unwrap();
     for (i, (ts, ev)) in tiny_events().iter().enumerate() {

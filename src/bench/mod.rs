@@ -80,6 +80,9 @@ pub async fn command_round_trip(commands: usize) -> Result<Vec<Duration>> {
         record: None,
         tokens,
         engine_id: "bench".into(),
+        tls: None,
+        journal_sync: Default::default(),
+        capture: None,
     })
     .await?;
     let (mut ws, _) = tokio_tungstenite::connect_async(running.url()).await?;
@@ -87,6 +90,7 @@ pub async fn command_round_trip(commands: usize) -> Result<Vec<Duration>> {
         protocol: 1,
         token: "bench-token".into(),
         resume_from: None,
+        instance_id: None,
     };
     ws.send(Message::text(encode(&hello))).await?;
     let mut latencies = Vec::with_capacity(commands);

@@ -63,6 +63,8 @@ pub struct ClientConfig {
     pub ping_every: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Trusted authorities for `wss://` (PEM); the system's bundle when None.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -73,6 +75,7 @@ impl ClientConfig {
             ping_every: Duration::from_secs(1),
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
+            ca: None,
         }
     }
 
@@ -108,21 +111,36 @@ async fn run_client(
 ) {
     let epoch = Instant::now();
     let mut last_seq: Option<u64> = None;
+    // The engine run `last_seq` counts in (`welcome.instance_id`).
+    let mut instance: Option<String> = None;
     let mut attempt: u32 = 0;
     let mut conn: u64 = 0;
+    let tls = if config.url.starts_with("wss://") {
+        match crate::tls::connector(config.ca.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _ = events.send(NetEvent::Fatal(format!("{e:#}"))).await;
+                return;
+            }
+        }
+    } else {
+        None
+    };
     loop {
         if events.send(NetEvent::Connecting { attempt }).await.is_err() {
             return;
         }
-        let end = match tokio_tungstenite::connect_async(config.url.as_str()).await {
-            Err(e) => End::Lost(format!("cannot connect: {e}")),
-            Ok((ws, _)) => {
+        let dialled = crate::tls::dial(&config.url, tls.as_ref(), Default::default()).await;
+        let end = match dialled {
+            Err(e) => End::Lost(format!("cannot connect: {e:#}")),
+            Ok(ws) => {
                 conn += 1;
                 let end = session(
                     &config,
                     ws,
                     conn,
                     &mut last_seq,
+                    &mut instance,
                     &events,
                     &mut control,
                     epoch,
@@ -181,8 +199,7 @@ async fn run_client(
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::tls::Ws;
 
 #[allow(clippy::too_many_arguments)]
 async fn session(
@@ -190,6 +207,7 @@ async fn session(
     mut ws: Ws,
     conn: u64,
     last_seq: &mut Option<u64>,
+    instance: &mut Option<String>,
     events: &mpsc::Sender<NetEvent>,
     control: &mut mpsc::UnboundedReceiver<ClientControl>,
     epoch: Instant,
@@ -199,6 +217,7 @@ async fn session(
         protocol: PROTOCOL_VERSION,
         token: config.token.clone(),
         resume_from: *last_seq,
+        instance_id: last_seq.and(instance.clone()),
     };
     if let Err(e) = ws.send(Message::text(encode(&hello))).await {
         return End::Lost(format!("cannot send hello: {e}"));
@@ -228,7 +247,10 @@ async fn session(
                 match &msg {
                     ServerMessage::Event(env) => *last_seq = Some(env.seq),
                     ServerMessage::Snapshot(s) => *last_seq = Some(s.seq),
-                    ServerMessage::Welcome(_) => *attempt = 0,
+                    ServerMessage::Welcome(w) => {
+                        *attempt = 0;
+                        *instance = (!w.instance_id.is_empty()).then(|| w.instance_id.clone());
+                    }
                     ServerMessage::Pong { t: Some(t) } => {
                         let now = epoch.elapsed().as_micros() as u64;
                         let rtt = Duration::from_micros(now.saturating_sub(*t));

@@ -11,8 +11,8 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::protocol::view::Applied;
 use crate::protocol::{
-    Ack, AlertInfo, Command, Event, EventEnvelope, ResumeMode, Role, ServerMessage, SessionView,
-    Severity, Ts, Welcome,
+    Ack, AlertInfo, Command, Event, EventEnvelope, Restart, ResumeMode, Role, ServerMessage,
+    SessionView, Severity, Ts, Welcome,
 };
 
 use super::series::{Ring, Series};
@@ -120,6 +120,18 @@ pub struct CommandOutcome {
     pub reason: Option<String>,
 }
 
+/// What a welcome says about the engine run behind it, against the last one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunChange {
+    /// The run this console knew (or the first one it meets).
+    Same,
+    /// The same run, recovered from its journal after a crash (said once).
+    Recovered(Restart),
+    /// Another run: a fresh engine where the old one was. Its snapshot replaces
+    /// everything shown.
+    Replaced,
+}
+
 /// What one server message did to the state; the app turns this into effects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -132,6 +144,7 @@ pub enum Outcome {
     },
     Welcome {
         resume: ResumeMode,
+        run: RunChange,
     },
     Snapshot,
     Ack {
@@ -160,6 +173,10 @@ pub struct ConsoleState {
     pub shadow: HashMap<String, ShadowScore>,
     /// Last engine-side `error` message, shown until the next one.
     pub last_error: Option<String>,
+    /// The engine run attached to (`welcome.instance_id`).
+    pub instance_id: String,
+    /// The recovery last announced (its `at_seq`), so it is said once.
+    pub restart_seen: Option<u64>,
 }
 
 impl Default for ConsoleState {
@@ -187,6 +204,8 @@ impl ConsoleState {
             divergence: HashMap::new(),
             shadow: HashMap::new(),
             last_error: None,
+            instance_id: String::new(),
+            restart_seen: None,
         }
     }
 
@@ -230,7 +249,27 @@ impl ConsoleState {
         if self.view.engine_id.is_empty() {
             self.view.engine_id = w.engine_id.clone();
         }
-        Outcome::Welcome { resume: w.resume }
+        let replaced = !self.instance_id.is_empty()
+            && !w.instance_id.is_empty()
+            && self.instance_id != w.instance_id;
+        self.instance_id = w.instance_id.clone();
+        let run = match &w.restart {
+            _ if replaced => {
+                self.restart_seen = w.restart.as_ref().map(|r| r.at_seq);
+                // What the old run had pending will never be answered.
+                self.pending.clear();
+                RunChange::Replaced
+            }
+            Some(r) if self.restart_seen != Some(r.at_seq) => {
+                self.restart_seen = Some(r.at_seq);
+                RunChange::Recovered(r.clone())
+            }
+            _ => RunChange::Same,
+        };
+        Outcome::Welcome {
+            resume: w.resume,
+            run,
+        }
     }
 
     fn load_snapshot(&mut self, snap: &SessionView) {

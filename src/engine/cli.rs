@@ -1,12 +1,15 @@
 //! `vigil engine`: the execution engine on the simulator or a replayed
 //! capture, serving clients over WebSocket.
 
-use std::path::PathBuf;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::hub::Tokens;
-use super::serve::{self, ServeOptions};
+use super::journal::{JournalReader, SyncPolicy};
+use super::recovery;
+use super::serve::{self, RunningEngine, ServeOptions};
 use super::Scenario;
 use crate::protocol::Role;
 
@@ -51,6 +54,80 @@ pub struct EngineArgs {
     /// Name this engine reports to clients.
     #[arg(long, default_value = "vigil-engine")]
     pub engine_id: String,
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain ws:// on an address other machines can reach (tokens then
+    /// cross the network readable by anyone on the path).
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+    /// Continue the session in this journal (or the newest unfinished one in this
+    /// directory) after a crash. Scenario, seed and market come from the journal.
+    #[arg(long, conflicts_with_all = ["scenario", "seed", "market", "fresh"])]
+    pub recover: Option<PathBuf>,
+    /// With --record DIR: start a new session even if DIR holds one that ended
+    /// without a clean shutdown (by default that one is recovered).
+    #[arg(long)]
+    pub fresh: bool,
+    /// How durable the journal is before the engine moves on: os (flushed to the
+    /// operating system), commands (and each command fsync'd before its ack), batch
+    /// (and every published batch fsync'd).
+    #[arg(long, value_enum, default_value_t = SyncPolicy::Commands)]
+    pub journal_sync: SyncPolicy,
+}
+
+/// Refuse plain WebSocket on an address other machines can reach.
+pub fn check_transport(listen: &str, tls: bool, insecure_plaintext: bool) -> Result<()> {
+    if tls || insecure_plaintext {
+        return Ok(());
+    }
+    let addrs: Vec<_> = listen
+        .to_socket_addrs()
+        .with_context(|| format!("--listen {listen} is not an address"))?
+        .collect();
+    if let Some(open) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        bail!(
+            "refusing to listen on {open} without TLS: tokens and commands would cross the network in plain text. \
+             Give --tls-cert FILE --tls-key FILE to serve wss://, or --insecure-plaintext to accept the risk"
+        );
+    }
+    Ok(())
+}
+
+/// The unfinished session in `dir` that starting `scenario`/`seed` there should
+/// continue: the newest journal without a clean shutdown, if it is of the same
+/// scenario (and seed, when one is given).
+fn unfinished_session(dir: &Path, scenario: &str, seed: Option<u64>) -> Result<Option<PathBuf>> {
+    let Some(path) = recovery::find_unclean(dir)? else {
+        return Ok(None);
+    };
+    let header = match JournalReader::open(&path).and_then(|mut r| {
+        r.next_entry()?;
+        r.finish()
+    }) {
+        Ok((h, _)) => h,
+        Err(e) => {
+            eprintln!(
+                "note: {} is unreadable ({e:#}); starting a new session",
+                path.display()
+            );
+            return Ok(None);
+        }
+    };
+    if header.scenario != scenario || seed.is_some_and(|s| s != header.seed) {
+        eprintln!(
+            "note: {} ({} seed {}) ended without a clean shutdown; it is another session, so a new one starts (vigil engine --recover {} continues it)",
+            path.display(),
+            header.scenario,
+            header.seed,
+            path.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(path))
 }
 
 pub fn check_speed(speed: f64) -> Result<()> {
@@ -88,22 +165,71 @@ pub async fn run(args: EngineArgs) -> Result<()> {
     if tokens.is_empty() {
         bail!("no way in: give --token T (or VIGIL_TOKEN), --viewer-token V or --tokens FILE");
     }
+    check_transport(
+        &args.listen,
+        args.tls_cert.is_some(),
+        args.insecure_plaintext,
+    )?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(crate::tls::acceptor(c, k)?),
+        _ => None,
+    };
     let seed = args.session.seed;
+    let recover_from = match (&args.recover, &args.session.record) {
+        (Some(p), _) => Some(recovery::resolve(p)?),
+        (None, Some(dir)) if !args.fresh => {
+            let name = match &scenario {
+                Some(s) => s.name.clone(),
+                None if replay.is_none() => Scenario::load("default")?.name,
+                None => String::new(),
+            };
+            unfinished_session(dir, &name, seed)?
+        }
+        _ => None,
+    };
+    let options = |scenario: Scenario, tokens: Tokens, tls, capture| ServeOptions {
+        listen: args.listen.clone(),
+        scenario,
+        seed,
+        speed: args.speed,
+        record: args.session.record.clone(),
+        tokens,
+        engine_id: args.engine_id.clone(),
+        tls,
+        journal_sync: args.journal_sync,
+        capture,
+    };
+    if let Some(path) = recover_from {
+        println!(
+            "recovering {} (it ended without a clean shutdown)",
+            path.display()
+        );
+        let started = std::time::Instant::now();
+        let recovered = recovery::recover(&path, &Default::default())?;
+        println!(
+            "recovered {} orders and {} commands up to seq {} in {:.2} s{}",
+            recovered.restart.orders,
+            recovered.commands,
+            recovered.restart.at_seq,
+            started.elapsed().as_secs_f64(),
+            recovered
+                .torn
+                .as_ref()
+                .map(|t| format!(" (its torn last record was cut off: {t})"))
+                .unwrap_or_default()
+        );
+        let scenario = recovered.scenario.clone();
+        let running =
+            serve::start_recovered(recovered, options(scenario, tokens, tls, None)).await?;
+        return serve_until_stopped(running).await;
+    }
     let running = match replay {
         None => {
-            serve::start(ServeOptions {
-                listen: args.listen,
-                scenario: match scenario {
-                    Some(s) => s,
-                    None => Scenario::load("default")?,
-                },
-                seed,
-                speed: args.speed,
-                record: args.session.record,
-                tokens,
-                engine_id: args.engine_id,
-            })
-            .await?
+            let scenario = match scenario {
+                Some(s) => s,
+                None => Scenario::load("default")?,
+            };
+            serve::start(options(scenario, tokens, tls, None)).await?
         }
         Some(path) => {
             let setup = super::capture_session::prepare(&path, scenario, seed.unwrap_or(1))?;
@@ -123,31 +249,37 @@ pub async fn run(args: EngineArgs) -> Result<()> {
                 seed,
                 ..Default::default()
             })?;
-            serve::start_engine(
-                engine,
-                ServeOptions {
-                    listen: args.listen,
-                    scenario,
-                    seed,
-                    speed: args.speed,
-                    record: args.session.record,
-                    tokens,
-                    engine_id: args.engine_id,
-                },
-            )
-            .await?
+            let capture = std::path::absolute(&path).ok();
+            serve::start_engine(engine, options(scenario, tokens, tls, capture)).await?
         }
     };
+    serve_until_stopped(running).await
+}
+
+/// Serve until the hub fails or Ctrl-C; on Ctrl-C the engine finishes its
+/// journal (the clean-shutdown mark) before the process exits.
+async fn serve_until_stopped(running: RunningEngine) -> Result<()> {
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());
     }
-    tokio::select! {
-        r = running.hub => r??,
+    let RunningEngine {
+        handle,
+        thread,
+        hub,
+        ..
+    } = running;
+    let served: Result<()> = tokio::select! {
+        r = hub => r.map_err(anyhow::Error::from).and_then(|r| r),
         _ = tokio::signal::ctrl_c() => {
-            running.handle.shutdown();
             println!("shutting down");
+            Ok(())
         }
+    };
+    handle.shutdown();
+    match tokio::task::spawn_blocking(move || thread.join()).await? {
+        Ok(r) => r.context("the engine stopped with an error")?,
+        Err(_) => bail!("the engine thread panicked"),
     }
-    Ok(())
+    served
 }

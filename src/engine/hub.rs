@@ -4,103 +4,111 @@
 //! and answers each with one `ack`. A slow client falls behind alone: past
 //! `MAX_LAG` events it is resynchronised with a fresh snapshot.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, info, warn};
 
+pub use super::access::Tokens;
+use super::access::{token_hint, FailureLimiter};
 use super::runner::EngineHandle;
 use crate::protocol::*;
+use crate::tls::{Io, TlsAcceptor, Ws};
 
 /// Events a client may lag behind before it is resynchronised with a snapshot.
 pub const MAX_LAG: u64 = 20_000;
 /// Events sent per wake-up, so a catching-up client still notices commands.
 const SEND_CHUNK: usize = 512;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a TCP connection may take to finish its TLS and WebSocket handshakes
+/// (a slowloris client is dropped after it).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more are closed on arrival.
+pub const MAX_CONNECTIONS: usize = 1024;
 
-/// Who may connect, by token.
-#[derive(Debug, Clone, Default)]
-pub struct Tokens {
-    by_token: HashMap<String, (String, Role)>,
+/// What the hub checks a client against.
+pub struct Access {
+    pub tokens: Tokens,
+    pub failures: FailureLimiter,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenFile {
-    users: Vec<TokenEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenEntry {
-    token: String,
-    user: String,
-    role: Role,
-}
-
-impl Tokens {
-    pub fn add(&mut self, token: &str, user: &str, role: Role) -> Result<()> {
-        if token.len() < 4 {
-            bail!("token for {user} is too short (at least 4 characters)");
-        }
-        if self
-            .by_token
-            .insert(token.to_string(), (user.to_string(), role))
-            .is_some()
-        {
-            bail!("token for {user} is used twice");
-        }
-        Ok(())
-    }
-
-    /// Read a TOML file of `[[users]] token, user, role`.
-    pub fn load_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading tokens file {}", path.display()))?;
-        let file: TokenFile =
-            toml::from_str(&text).with_context(|| format!("tokens file {}", path.display()))?;
-        for u in file.users {
-            self.add(&u.token, &u.user, u.role)
-                .with_context(|| format!("tokens file {}", path.display()))?;
-        }
-        Ok(())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_token.is_empty()
-    }
-
-    fn lookup(&self, token: &str) -> Option<&(String, Role)> {
-        self.by_token.get(token)
+impl Access {
+    pub fn new(tokens: Tokens) -> Arc<Access> {
+        Arc::new(Access {
+            tokens,
+            failures: FailureLimiter::default(),
+        })
     }
 }
 
 /// Accept connections until the listener fails.
-pub async fn serve(listener: TcpListener, engine: EngineHandle, tokens: Arc<Tokens>) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    engine: EngineHandle,
+    access: Arc<Access>,
+    tls: Option<TlsAcceptor>,
+) -> Result<()> {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            // Out of file descriptors and the like: wait, do not die.
+            Err(e) => {
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            warn!(%peer, "too many connections; closing this one");
+            continue;
+        };
         let engine = engine.clone();
-        let tokens = tokens.clone();
+        let access = access.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, engine, tokens).await {
+            let _slot = slot;
+            let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream, tls)).await {
+                Ok(Ok(ws)) => ws,
+                Ok(Err(e)) => {
+                    debug!(%peer, "handshake failed: {e:#}");
+                    return;
+                }
+                Err(_) => {
+                    debug!(%peer, "handshake not finished within {HANDSHAKE_TIMEOUT:?}");
+                    return;
+                }
+            };
+            if let Err(e) = connection(ws, peer, engine, access).await {
                 debug!(%peer, "connection ended: {e:#}");
             }
         });
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+/// TLS (when configured), then the WebSocket handshake.
+async fn handshake(stream: TcpStream, tls: Option<TlsAcceptor>) -> Result<Ws> {
+    stream.set_nodelay(true)?;
+    let io: Box<dyn Io> = match tls {
+        Some(acceptor) => Box::new(acceptor.accept(stream).await?),
+        None => Box::new(stream),
+    };
+    // The WebSocket layer accepts frames up to 1 MiB so that an oversized
+    // frame can be refused politely at the protocol level (64 KiB).
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20));
+    Ok(tokio_tungstenite::accept_async_with_config(io, Some(config)).await?)
+}
 
 async fn send(ws: &mut Ws, msg: &ServerMessage) -> Result<()> {
     ws.send(Message::text(encode(msg))).await?;
@@ -119,19 +127,11 @@ async fn send_error(ws: &mut Ws, code: ErrorCode, message: impl Into<String>) ->
 }
 
 async fn connection(
-    stream: TcpStream,
+    mut ws: Ws,
     peer: SocketAddr,
     engine: EngineHandle,
-    tokens: Arc<Tokens>,
+    access: Arc<Access>,
 ) -> Result<()> {
-    stream.set_nodelay(true)?;
-    // The WebSocket layer accepts frames up to 1 MiB so that an oversized
-    // frame can be refused politely at the protocol level (64 KiB).
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20));
-    let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
-
     // 1. hello
     let hello = tokio::time::timeout(HELLO_TIMEOUT, next_text(&mut ws)).await;
     let text = match hello {
@@ -142,11 +142,12 @@ async fn connection(
             return Ok(());
         }
     };
-    let (token, resume_from) = match decode_client(&text) {
+    let (token, resume_from, resume_instance) = match decode_client(&text) {
         Ok(ClientMessage::Hello {
             protocol,
             token,
             resume_from,
+            instance_id,
         }) => {
             if protocol != PROTOCOL_VERSION {
                 send_error(
@@ -158,7 +159,7 @@ async fn connection(
                 ws.close(None).await.ok();
                 return Ok(());
             }
-            (token, resume_from)
+            (token, resume_from, instance_id)
         }
         Ok(_) => {
             send_error(
@@ -181,25 +182,48 @@ async fn connection(
             return Ok(());
         }
     };
-    let Some((user, role)) = tokens.lookup(&token).cloned() else {
+    if let Some(wait) = access.failures.locked(peer.ip(), Instant::now()) {
+        warn!(%peer, "authentication refused: address locked out after failed attempts");
+        send_error(
+            &mut ws,
+            ErrorCode::Unauthenticated,
+            format!(
+                "too many failed authentications from this address; try again in {} s",
+                wait.as_secs() + 1
+            ),
+        )
+        .await?;
+        ws.close(None).await.ok();
+        return Ok(());
+    }
+    let Some((user, role)) = access.tokens.lookup(&token) else {
+        let locked = access.failures.failed(peer.ip(), Instant::now());
+        warn!(%peer, token = %token_hint(&token), locked, "authentication failed: unknown token");
         send_error(&mut ws, ErrorCode::Unauthenticated, "unknown token").await?;
         ws.close(None).await.ok();
         return Ok(());
     };
+    access.failures.succeeded(peer.ip());
     info!(%peer, %user, ?role, "client attached");
 
     // 2. bring the client up to date
     let mut published = engine.shared.published.subscribe();
     let last_seq = *published.borrow_and_update();
-    let can_resume = resume_from.is_some_and(|n| {
-        n <= last_seq
-            && engine
-                .shared
-                .log
-                .lock()
-                .map(|l| l.read_from(n + 1, 0).is_some())
-                .unwrap_or(false)
-    });
+    // A resume counts in one engine run: against another run (a fresh start
+    // on the same address) the client's seq means nothing here.
+    let same_run = resume_instance
+        .as_deref()
+        .is_none_or(|i| i == engine.shared.instance_id);
+    let can_resume = same_run
+        && resume_from.is_some_and(|n| {
+            n <= last_seq
+                && engine
+                    .shared
+                    .log
+                    .lock()
+                    .map(|l| l.read_from(n + 1, 0).is_some())
+                    .unwrap_or(false)
+        });
     let welcome = |resume| {
         ServerMessage::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
@@ -209,6 +233,8 @@ async fn connection(
             user: user.clone(),
             last_seq,
             resume,
+            instance_id: engine.shared.instance_id.clone(),
+            restart: engine.shared.restart.clone(),
         })
     };
     let mut cursor = if can_resume {

@@ -6,26 +6,37 @@
 //! <crc32> {"type":"header", ...}
 //! <crc32> {"type":"event","seq":1,"ts":...,"event":{...}}     (exactly what clients receive)
 //! <crc32> {"type":"keyframe","seq":5000,"view":{...}}        (every KEYFRAME_EVERY events)
+//! <crc32> {"type":"command","step":..,"seq":..,"id":..,...}   (before the command is applied)
+//! <crc32> {"type":"recovered","at_seq":..,...}                (a run recovered from here on)
+//! <crc32> {"type":"end","seq":..,"ts":..}                      (clean shutdown)
 //! ```
 //! `<crc32>` is the CRC-32 of the JSON text in 8 hex digits: a torn or
 //! corrupted record is detected, and reading stops there with the reason. The
 //! writer flushes to the OS before events are published to clients, so a
 //! `kill -9` never loses an event a client has seen.
+//!
+//! Commands are written ahead: the command record (with the exact point, step
+//! and seq, at which it is applied) is written before the engine applies it,
+//! and the client's ack is sent only once the command's events are written
+//! too. How far "written" goes is the [`SyncPolicy`]: by default the command
+//! record and its events are fsync'd (`sync_data`), so an acknowledged
+//! command survives a power cut as well as a `kill -9`. A journal without an
+//! `end` record was not shut down cleanly: `vigil engine --recover` continues it.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, Scenario};
-use crate::protocol::{decode_server, EventEnvelope, ServerMessage, SessionView};
+use crate::protocol::{decode_server, Command, EventEnvelope, Role, ServerMessage, SessionView};
 
 pub const MAGIC: &str = "VIGIL-JOURNAL 1";
 pub const KEYFRAME_EVERY: u64 = 5000;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JournalHeader {
     pub format: u32,
     pub engine_version: String,
@@ -38,6 +49,18 @@ pub struct JournalHeader {
     pub model_ids: Vec<String>,
     /// The scenario's TOML text, so a session can be re-simulated from its journal.
     pub scenario_toml: String,
+    /// This run's epoch: a fresh start draws a new one, recovery keeps it, so a
+    /// client can tell whether the engine it resumes against is the one it left.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance_id: String,
+    /// The exchange capture the market replays, when it is not the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+}
+
+/// A fresh run epoch: 16 hex digits from the operating system's randomness.
+pub fn new_instance_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 impl JournalHeader {
@@ -54,6 +77,10 @@ impl JournalHeader {
             seed: view.seed,
             model_ids: engine.model_ids(),
             scenario_toml: toml::to_string(scenario).context("serialising the scenario")?,
+            // A live engine draws its epoch (`serve`); a scripted recording has
+            // none, so it regenerates byte for byte.
+            instance_id: String::new(),
+            capture: None,
         })
     }
 }
@@ -64,6 +91,59 @@ pub enum Record {
     Header(JournalHeader),
     Event(EventEnvelope),
     Keyframe { seq: u64, view: Box<SessionView> },
+    Command(CommandRecord),
+    Recovered(RecoveryRecord),
+    End { seq: u64, ts: u64 },
+}
+
+/// A command as the engine received it, written before it is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// The engine's step count and last seq when the command was applied: the
+    /// exact point between two steps where recovery applies it again.
+    pub step: u64,
+    pub seq: u64,
+    pub ts: u64,
+    pub id: String,
+    pub user: String,
+    pub role: Role,
+    pub command: Command,
+}
+
+/// A run recovered from the journal: where it took over, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryRecord {
+    pub at_seq: u64,
+    pub at_ts: u64,
+    pub orders: usize,
+    /// Wall-clock time of the recovery (RFC 3339, UTC).
+    pub wall: String,
+}
+
+/// How far each write goes before the engine moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SyncPolicy {
+    /// Flush to the operating system before publishing; never fsync. Survives
+    /// a crash of the engine, not of the machine.
+    Os,
+    /// As `os`, and fsync each command record before the command is applied and
+    /// its events before it is acknowledged.
+    #[default]
+    Commands,
+    /// As `commands`, and fsync every published batch of events (group commit).
+    Batch,
+}
+
+/// Where journal bytes go: a file, or (in tests) a writer that fails on cue.
+pub trait JournalSink: Write + Send {
+    /// Make everything written so far durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl JournalSink for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
 }
 
 fn frame(json: &str) -> String {
@@ -71,9 +151,10 @@ fn frame(json: &str) -> String {
 }
 
 pub struct JournalWriter {
-    out: BufWriter<File>,
+    out: BufWriter<Box<dyn JournalSink>>,
     path: PathBuf,
     since_keyframe: u64,
+    policy: SyncPolicy,
 }
 
 impl JournalWriter {
@@ -92,7 +173,16 @@ impl JournalWriter {
     pub fn create_at(path: &Path, header: &JournalHeader) -> Result<JournalWriter> {
         let file =
             File::create(path).with_context(|| format!("creating journal {}", path.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
+        Self::over(Box::new(file), path, header)
+    }
+
+    /// A journal written to `sink` (which `path` names in messages).
+    pub fn over(
+        sink: Box<dyn JournalSink>,
+        path: &Path,
+        header: &JournalHeader,
+    ) -> Result<JournalWriter> {
+        let mut out = BufWriter::with_capacity(1 << 16, sink);
         writeln!(out, "{MAGIC}")?;
         let json = serde_json::to_string(&Record::Header(header.clone()))?;
         out.write_all(frame(&json).as_bytes())?;
@@ -101,7 +191,36 @@ impl JournalWriter {
             out,
             path: path.to_path_buf(),
             since_keyframe: 0,
+            policy: SyncPolicy::default(),
         })
+    }
+
+    /// Continue an existing journal after its last good record (`good_len`
+    /// bytes): a torn last record is cut off, and writing resumes there.
+    pub fn reopen(path: &Path, good_len: u64) -> Result<JournalWriter> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening journal {} for writing", path.display()))?;
+        file.set_len(good_len).with_context(|| {
+            format!("cutting journal {} to its last good record", path.display())
+        })?;
+        file.seek(SeekFrom::End(0))?;
+        Ok(JournalWriter {
+            out: BufWriter::with_capacity(1 << 16, Box::new(file)),
+            path: path.to_path_buf(),
+            since_keyframe: 0,
+            policy: SyncPolicy::default(),
+        })
+    }
+
+    pub fn with_policy(mut self, policy: SyncPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn policy(&self) -> SyncPolicy {
+        self.policy
     }
 
     pub fn path(&self) -> &Path {
@@ -130,9 +249,45 @@ impl JournalWriter {
         Ok(())
     }
 
-    /// Hand everything written so far to the operating system.
+    fn append_record(&mut self, record: &Record) -> Result<()> {
+        let json = serde_json::to_string(record)?;
+        self.out.write_all(frame(&json).as_bytes())?;
+        Ok(())
+    }
+
+    /// Write a command ahead of applying it, as durably as the policy says.
+    pub fn append_command(&mut self, command: &CommandRecord) -> Result<()> {
+        self.append_record(&Record::Command(command.clone()))?;
+        self.commit_command()
+    }
+
+    /// Make a command's effects durable before it is acknowledged.
+    pub fn commit_command(&mut self) -> Result<()> {
+        self.out.flush()?;
+        if self.policy != SyncPolicy::Os {
+            self.out.get_mut().sync()?;
+        }
+        Ok(())
+    }
+
+    pub fn append_recovered(&mut self, r: &RecoveryRecord) -> Result<()> {
+        self.append_record(&Record::Recovered(r.clone()))?;
+        self.commit_command()
+    }
+
+    /// The clean-shutdown mark: a journal that ends with it needs no recovery.
+    pub fn append_end(&mut self, seq: u64, ts: u64) -> Result<()> {
+        self.append_record(&Record::End { seq, ts })?;
+        self.commit_command()
+    }
+
+    /// Hand everything written so far to the operating system (and, with the
+    /// `batch` policy, to the disk).
     pub fn flush(&mut self) -> Result<()> {
         self.out.flush()?;
+        if self.policy == SyncPolicy::Batch {
+            self.out.get_mut().sync()?;
+        }
         Ok(())
     }
 }
@@ -174,6 +329,9 @@ impl Journal {
                 Entry::Header(h) => Record::Header(h),
                 Entry::Event { env, .. } => Record::Event(env),
                 Entry::Keyframe { seq, view } => Record::Keyframe { seq, view },
+                Entry::Command(c) => Record::Command(c),
+                Entry::Recovered(r) => Record::Recovered(r),
+                Entry::End { seq, ts } => Record::End { seq, ts },
             });
         }
         let (header, truncated) = reader.finish()?;
@@ -198,6 +356,12 @@ pub enum Entry {
         seq: u64,
         view: Box<SessionView>,
     },
+    Command(CommandRecord),
+    Recovered(RecoveryRecord),
+    End {
+        seq: u64,
+        ts: u64,
+    },
 }
 
 /// Check one framed line (`<crc32> <json>`, without the newline) and return its JSON.
@@ -216,6 +380,15 @@ pub fn unframe(line: &[u8]) -> std::result::Result<&str, String> {
 /// Whether a record's JSON is a keyframe (without decoding it).
 pub fn is_keyframe(json: &str) -> bool {
     json.starts_with("{\"type\":\"keyframe\"")
+}
+
+/// The kind of a record that is neither an event, a header nor a keyframe.
+fn control_record(json: &str) -> Option<&'static str> {
+    // Called for every record: a prefix test, no allocation.
+    let kind = json.strip_prefix("{\"type\":\"")?;
+    ["command", "recovered", "end"]
+        .into_iter()
+        .find(|k| kind.strip_prefix(k).is_some_and(|r| r.starts_with('"')))
 }
 
 /// Decode an event record's JSON (exactly the frame clients received).
@@ -276,6 +449,13 @@ impl<R: BufRead> JournalReader<R> {
         self.offset
     }
 
+    /// The JSON text of the record `next_entry` returned last (an event's is
+    /// exactly the frame clients received).
+    pub fn last_json(&self) -> &str {
+        let line = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+        unframe(line).unwrap_or("")
+    }
+
     /// The next good record; None at the end of the file or where reading
     /// stopped (`finish` says why). Events before the header are an error.
     pub fn next_entry(&mut self) -> Result<Option<Entry>> {
@@ -320,6 +500,17 @@ impl<R: BufRead> JournalReader<R> {
             match serde_json::from_str::<Record>(json) {
                 Ok(Record::Keyframe { seq, view }) => Entry::Keyframe { seq, view },
                 _ => return stop(self, "undecodable keyframe".into()),
+            }
+        } else if let Some(kind) = control_record(json) {
+            if self.header.is_none() {
+                bail!("{}: records before the header", self.origin);
+            }
+            match serde_json::from_str::<Record>(json) {
+                Ok(Record::Command(c)) => Entry::Command(c),
+                Ok(Record::Recovered(r)) => Entry::Recovered(r),
+                Ok(Record::End { seq, ts }) => Entry::End { seq, ts },
+                Ok(_) => return stop(self, format!("undecodable {kind} record")),
+                Err(e) => return stop(self, format!("undecodable {kind} record: {e}")),
             }
         } else {
             if self.header.is_none() {
@@ -367,6 +558,8 @@ mod tests {
             seed: 1,
             model_ids: vec![],
             scenario_toml: String::new(),
+            instance_id: String::new(),
+            capture: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The execution engine: market simulator, parent/child orders, strategies,
 //! risk controls, the hub that serves clients and the journal.
 
+pub mod access;
 pub mod auth;
 pub mod capture_session;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod journal;
 pub mod market;
 pub mod orders;
 pub mod prices;
+pub mod recovery;
 pub mod risk;
 pub mod runner;
 pub mod scenario;

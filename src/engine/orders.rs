@@ -104,8 +104,8 @@ impl ParentOrder {
             Err(format!(
                 "order {} is {}, it cannot become {}",
                 self.id,
-                name(self.state),
-                name(to)
+                self.state.as_str(),
+                to.as_str()
             ))
         }
     }
@@ -139,17 +139,6 @@ pub fn allowed(from: OrderState, to: OrderState) -> bool {
             | (Paused, Done)
             | (Paused, Cancelled)
     )
-}
-
-pub fn name(s: OrderState) -> &'static str {
-    match s {
-        OrderState::Pending => "pending",
-        OrderState::Working => "working",
-        OrderState::Paused => "paused",
-        OrderState::Done => "done",
-        OrderState::Cancelled => "cancelled",
-        OrderState::Rejected => "rejected",
-    }
 }
 
 #[cfg(test)]

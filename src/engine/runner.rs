@@ -11,7 +11,7 @@ use anyhow::Result;
 use tokio::sync::{oneshot, watch};
 
 use super::core::{CommandOutcome, Engine};
-use super::journal::JournalWriter;
+use super::journal::{CommandRecord, JournalWriter};
 use crate::protocol::{encode, encode_into, Command, Role, ServerMessage};
 
 /// Encoded events kept for clients that resume or fall behind.
@@ -87,6 +87,10 @@ pub struct Shared {
     pub sim_ts: AtomicU64,
     pub engine_id: String,
     pub session_id: String,
+    /// This run's epoch (see `JournalHeader::instance_id`).
+    pub instance_id: String,
+    /// Set when this run was recovered from a journal.
+    pub restart: Option<crate::protocol::Restart>,
 }
 
 /// A handle on a running engine thread.
@@ -132,21 +136,50 @@ pub struct RunnerOptions {
     /// Simulated seconds per wall second; ≥ 1e6 runs as fast as possible.
     pub speed: f64,
     pub journal: Option<JournalWriter>,
+    pub instance_id: String,
+    /// A recovered run: when it took over, and the events of the run before
+    /// (encoded, oldest first) so clients that were connected resume from them.
+    pub restart: Option<crate::protocol::Restart>,
+    pub history: Vec<(u64, Arc<str>)>,
+    /// Events a recovered run regenerated past the journal's end: (seq, ts,
+    /// frame). They are written and published first.
+    pub unwritten: Vec<(u64, u64, Arc<str>)>,
+}
+
+impl RunnerOptions {
+    pub fn new(speed: f64, journal: Option<JournalWriter>) -> Self {
+        RunnerOptions {
+            speed,
+            journal,
+            instance_id: super::journal::new_instance_id(),
+            restart: None,
+            history: Vec::new(),
+            unwritten: Vec::new(),
+        }
+    }
 }
 
 /// Start the engine on its own thread.
 pub fn spawn(
     engine: Engine,
-    opts: RunnerOptions,
+    mut opts: RunnerOptions,
 ) -> Result<(EngineHandle, std::thread::JoinHandle<Result<()>>)> {
     let (tx, rx) = mpsc::channel();
     let view = engine.view();
+    let mut log = EventLog::new(LOG_CAPACITY);
+    let mut last = 0;
+    for (seq, frame) in std::mem::take(&mut opts.history) {
+        last = seq;
+        log.push(seq, frame);
+    }
     let shared = Arc::new(Shared {
-        log: Mutex::new(EventLog::new(LOG_CAPACITY)),
-        published: watch::channel(0).0,
+        log: Mutex::new(log),
+        published: watch::channel(last).0,
         sim_ts: AtomicU64::new(engine.now()),
         engine_id: view.engine_id.clone(),
         session_id: view.session_id.clone(),
+        instance_id: opts.instance_id.clone(),
+        restart: opts.restart.clone(),
     });
     let handle = EngineHandle {
         control: tx,
@@ -154,7 +187,12 @@ pub fn spawn(
     };
     let thread = std::thread::Builder::new()
         .name("vigil-engine".into())
-        .spawn(move || Runner::new(engine, opts, shared).run(rx))?;
+        .spawn(move || {
+            let unwritten = std::mem::take(&mut opts.unwritten);
+            let mut runner = Runner::new(engine, opts, shared);
+            runner.take_unwritten(unwritten);
+            runner.run(rx)
+        })?;
     Ok((handle, thread))
 }
 
@@ -186,8 +224,8 @@ impl Runner {
     }
 
     fn run(mut self, rx: mpsc::Receiver<Control>) -> Result<()> {
-        self.collect()?;
-        self.publish()?;
+        self.collect();
+        self.publish();
         let mut last_publish = Instant::now();
         loop {
             // Commands first: they apply between events.
@@ -204,7 +242,7 @@ impl Runner {
             }
             let Some(next) = self.engine.next_ts() else {
                 // Session over: keep serving snapshots and commands.
-                self.publish()?;
+                self.publish();
                 match rx.recv() {
                     Ok(c) => {
                         if !self.handle(c)? {
@@ -222,7 +260,7 @@ impl Runner {
                     );
                 let now = Instant::now();
                 if due > now {
-                    self.publish()?;
+                    self.publish();
                     last_publish = Instant::now();
                     match rx.recv_timeout(due - now) {
                         Ok(c) => {
@@ -237,9 +275,9 @@ impl Runner {
                 }
             }
             self.engine.step();
-            self.collect()?;
+            self.collect();
             if self.pending.len() >= BATCH || last_publish.elapsed() >= MAX_BATCH_DELAY {
-                self.publish()?;
+                self.publish();
                 last_publish = Instant::now();
             }
         }
@@ -255,15 +293,35 @@ impl Runner {
                 command,
                 reply,
             } => {
+                // Written ahead: the command is on record before it takes effect.
+                if let Some(j) = self.journal.as_mut() {
+                    let record = CommandRecord {
+                        step: self.engine.steps(),
+                        seq: self.engine.seq(),
+                        ts: self.engine.now(),
+                        id: id.clone(),
+                        user: user.clone(),
+                        role,
+                        command: command.clone(),
+                    };
+                    if let Err(e) = j.append_command(&record) {
+                        self.journal_failed(e);
+                    }
+                }
                 let outcome = self.engine.apply_command(&id, &user, role, &command);
-                self.collect()?;
-                // The journal holds the command before the client hears of it.
-                self.publish()?;
+                self.collect();
+                // The journal holds the command's effects before the client hears of it.
+                if let Some(j) = self.journal.as_mut() {
+                    if let Err(e) = j.commit_command() {
+                        self.journal_failed(e);
+                    }
+                }
+                self.publish();
                 let _ = reply.send(outcome);
             }
             Control::Snapshot { reply } => {
-                self.collect()?;
-                self.publish()?;
+                self.collect();
+                self.publish();
                 let view = self.engine.view();
                 let frame: Arc<str> =
                     encode(&ServerMessage::Snapshot(Box::new(view.clone()))).into();
@@ -274,9 +332,22 @@ impl Runner {
         Ok(true)
     }
 
+    /// Events already encoded (by recovery) but not yet written: write them
+    /// and queue them for clients, as `collect` does with the engine's own.
+    fn take_unwritten(&mut self, events: Vec<(u64, u64, Arc<str>)>) {
+        for (seq, ts, frame) in events {
+            if let Some(Err(e)) = self.journal.as_mut().map(|j| j.append_event_json(&frame)) {
+                self.journal_failed(e);
+            }
+            self.shared.sim_ts.store(ts, Ordering::Relaxed);
+            self.pending.push((seq, frame));
+        }
+    }
+
     /// Encode new events and append them to the journal buffer.
-    fn collect(&mut self) -> Result<()> {
+    fn collect(&mut self) {
         let mut keyframe = false;
+        let mut failed = None;
         let mut buf = std::mem::take(&mut self.buf);
         for env in self.engine.drain_events() {
             let seq = env.seq;
@@ -286,29 +357,47 @@ impl Runner {
                 .expect("serde_json writes UTF-8")
                 .into();
             if let Some(j) = self.journal.as_mut() {
-                j.append_event_json(&frame)?;
-                keyframe |= j.keyframe_due();
+                if failed.is_none() {
+                    match j.append_event_json(&frame) {
+                        Ok(()) => keyframe |= j.keyframe_due(),
+                        Err(e) => failed = Some(e),
+                    }
+                }
             }
             self.shared.sim_ts.store(ts, Ordering::Relaxed);
             self.pending.push((seq, frame));
         }
         self.buf = buf;
+        if let Some(e) = failed {
+            self.journal_failed(e);
+            return;
+        }
         if keyframe {
             let view = self.engine.view().clone();
-            if let Some(j) = self.journal.as_mut() {
-                j.append_keyframe(&view)?;
+            if let Some(Err(e)) = self.journal.as_mut().map(|j| j.append_keyframe(&view)) {
+                self.journal_failed(e);
             }
         }
-        Ok(())
+    }
+
+    /// The journal cannot be written: stop writing it, halt trading (nothing
+    /// trades without a record), say why, and keep serving clients.
+    fn journal_failed(&mut self, e: anyhow::Error) {
+        let Some(j) = self.journal.take() else { return };
+        let why = format!("{}: {e:#}", j.path().display());
+        tracing::error!("journal write failed, trading halted: {why}");
+        self.engine.halt_unrecorded(&format!("{e:#}"));
+        // The halt's own events go to clients only: the journal is gone.
+        self.collect();
     }
 
     /// Flush the journal, then make pending events visible to clients.
-    fn publish(&mut self) -> Result<()> {
+    fn publish(&mut self) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
-        if let Some(j) = self.journal.as_mut() {
-            j.flush()?;
+        if let Some(Err(e)) = self.journal.as_mut().map(|j| j.flush()) {
+            self.journal_failed(e);
         }
         let last = self.pending.last().map(|(s, _)| *s).unwrap_or(0);
         {
@@ -318,14 +407,13 @@ impl Runner {
             }
         }
         self.shared.published.send_replace(last);
-        Ok(())
     }
 
     fn finish(mut self) -> Result<()> {
-        self.collect()?;
-        self.publish()?;
+        self.collect();
+        self.publish();
         if let Some(j) = self.journal.as_mut() {
-            j.flush()?;
+            j.append_end(self.engine.seq(), self.engine.now())?;
         }
         Ok(())
     }

@@ -664,6 +664,12 @@ mod tests {
                 user: "bob".into(),
                 last_seq: 9,
                 resume: ResumeMode::Events,
+                instance_id: "0123456789abcdef".into(),
+                restart: Some(Restart {
+                    at_ts: 36_000_000_000_000,
+                    at_seq: 9,
+                    orders: 2,
+                }),
             }),
             ServerMessage::Snapshot(Box::new(SessionView::new())),
             ServerMessage::Ack(Ack {

@@ -19,6 +19,9 @@ pub enum ClientMessage {
         token: String,
         #[serde(default)]
         resume_from: Option<u64>,
+        /// The engine run (`welcome.instance_id`) that `resume_from` counts in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance_id: Option<String>,
     },
     Command {
         id: String,
@@ -69,6 +72,25 @@ pub struct Welcome {
     /// How this connection will be brought up to date: `events` (missed events follow)
     /// or `snapshot` (a fresh snapshot follows).
     pub resume: ResumeMode,
+    /// The engine run's epoch: the same across a recovery, new on a fresh start.
+    /// A client resumes with it, and gets a snapshot if it names another run.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance_id: String,
+    /// Present when this run was recovered from the journal of a run that ended
+    /// without a clean shutdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+}
+
+/// How a recovered engine took over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restart {
+    /// Simulated time the journal had reached (ns since midnight).
+    pub at_ts: u64,
+    /// Last event seq of the run before.
+    pub at_seq: u64,
+    /// Parent orders rebuilt from the journal.
+    pub orders: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +169,18 @@ impl OrderState {
             self,
             OrderState::Done | OrderState::Cancelled | OrderState::Rejected
         )
+    }
+
+    /// The state's name as it is spelled on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Pending => "pending",
+            OrderState::Working => "working",
+            OrderState::Paused => "paused",
+            OrderState::Done => "done",
+            OrderState::Cancelled => "cancelled",
+            OrderState::Rejected => "rejected",
+        }
     }
 }
 

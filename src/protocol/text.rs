@@ -77,12 +77,8 @@ pub fn describe_command(c: &Command) -> String {
 /// An order state as the console shows it: a paused order shouts.
 pub fn state_label(s: OrderState) -> &'static str {
     match s {
-        OrderState::Pending => "pending",
-        OrderState::Working => "working",
         OrderState::Paused => "PAUSED",
-        OrderState::Done => "done",
-        OrderState::Cancelled => "cancelled",
-        OrderState::Rejected => "rejected",
+        other => other.as_str(),
     }
 }
 

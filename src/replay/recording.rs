@@ -163,16 +163,7 @@ impl Recording {
         let mut state = ConsoleState::new();
         let mut rec = Recording {
             path: path.to_path_buf(),
-            header: JournalHeader {
-                format: 0,
-                engine_version: String::new(),
-                engine_id: String::new(),
-                session_id: String::new(),
-                scenario: String::new(),
-                seed: 0,
-                model_ids: Vec::new(),
-                scenario_toml: String::new(),
-            },
+            header: JournalHeader::default(),
             truncated: None,
             offsets: Vec::new(),
             ts: Vec::new(),
@@ -191,7 +182,9 @@ impl Recording {
         let mut judge = shadow.map(Judge::new);
         while let Some(entry) = reader.next_entry()? {
             match entry {
-                Entry::Header(_) => {}
+                // Commands, recoveries and the end mark are for the engine;
+                // replay shows the events they caused.
+                Entry::Header(_) | Entry::Command(_) | Entry::Recovered(_) | Entry::End { .. } => {}
                 Entry::Keyframe { seq, view } => {
                     rec.keyframes += 1;
                     rec.keyframe_at(&state, seq, &view);

@@ -58,6 +58,8 @@ pub fn welcome(role: Role, resume: ResumeMode, last_seq: u64) -> ServerMessage {
         },
         last_seq,
         resume,
+        instance_id: "run-1".into(),
+        restart: None,
     })
 }
 

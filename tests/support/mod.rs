@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use vigil::engine::hub::Tokens;
 use vigil::engine::serve::{self, RunningEngine, ServeOptions};
 use vigil::engine::Scenario;
@@ -33,13 +31,16 @@ pub async fn start_engine(
         record,
         tokens,
         engine_id: "test-engine".into(),
+        tls: None,
+        journal_sync: Default::default(),
+        capture: None,
     })
     .await
     .unwrap()
 }
 
 pub struct Client {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ws: vigil::tls::Ws,
     /// Every event received, in order.
     pub events: Vec<EventEnvelope>,
     pub view: SessionView,
@@ -47,12 +48,20 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Client {
+        Self::connect_with(url, None).await.unwrap()
+    }
+
+    /// Connect over ws:// or (with a connector) wss://.
+    pub async fn connect_with(
+        url: &str,
+        tls: Option<&vigil::tls::TlsConnector>,
+    ) -> anyhow::Result<Client> {
+        let ws = vigil::tls::dial(url, tls, Default::default()).await?;
+        Ok(Client {
             ws,
             events: Vec::new(),
             view: SessionView::new(),
-        }
+        })
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -102,10 +111,21 @@ impl Client {
 
     /// hello → welcome (→ snapshot when not resuming).
     pub async fn hello(&mut self, token: &str, resume_from: Option<u64>) -> Welcome {
+        self.hello_in(token, resume_from, None).await
+    }
+
+    /// hello resuming within a named engine run.
+    pub async fn hello_in(
+        &mut self,
+        token: &str,
+        resume_from: Option<u64>,
+        instance_id: Option<String>,
+    ) -> Welcome {
         self.send(&ClientMessage::Hello {
             protocol: 1,
             token: token.into(),
             resume_from,
+            instance_id,
         })
         .await;
         match self.recv().await {

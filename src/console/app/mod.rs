@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+use crate::protocol::text::format_clock;
 use crate::protocol::{
     ClientMessage, Command, EngineState, Event, GuardState, OrderState, ResumeMode, ServerMessage,
     Severity,
@@ -20,7 +21,7 @@ use super::client::NetEvent;
 use super::forms::{set_retune_field, OverrideForm, RetuneForm, RETUNE_FIELDS};
 use super::keymap::{Action, KeySpec, Keymap};
 use super::shadow::{ShadowEvent, ShadowRequest, ShadowState};
-use super::state::{ConsoleState, Outcome};
+use super::state::{ConsoleState, Outcome, RunChange};
 use super::theme::Theme;
 
 /// No message for this long and the data on screen is marked STALE.
@@ -426,7 +427,7 @@ impl App {
                         StatusKind::Success,
                     );
                 }
-                let mut effects = match outcome {
+                let mut effects = match outcome.clone() {
                     Outcome::Gap { expected, got } => {
                         let resume = self.live.view.seq;
                         self.live.push_console_alert(
@@ -446,10 +447,36 @@ impl App {
                             resume_from: Some(resume),
                         }]
                     }
-                    Outcome::Welcome { resume } => {
+                    Outcome::Welcome { resume, run } => {
                         let reattach = std::mem::replace(&mut self.welcomed, true);
                         self.link.link = Link::Live;
                         self.resync_pending = reattach && resume == ResumeMode::Snapshot;
+                        match run {
+                            RunChange::Same => {}
+                            RunChange::Recovered(r) => {
+                                let text = format!(
+                                    "engine restarted at {}, recovered {} orders",
+                                    format_clock(r.at_ts),
+                                    r.orders
+                                );
+                                self.live.push_console_alert(
+                                    Severity::Warning,
+                                    "engine_restarted",
+                                    text.clone(),
+                                );
+                                self.set_status(text, StatusKind::Info);
+                            }
+                            RunChange::Replaced => {
+                                let text = "engine restarted — state reloaded (a new engine run: what the old one showed is gone)";
+                                self.live.push_console_alert(
+                                    Severity::Critical,
+                                    "engine_replaced",
+                                    text.into(),
+                                );
+                                self.set_status(text, StatusKind::Error);
+                                self.resync_pending = false;
+                            }
+                        }
                         self.link.note = match (reattach, resume) {
                             // A first attach is just that; its snapshot is no resync.
                             (false, _) => Some(("connected".into(), now)),

@@ -79,6 +79,7 @@ impl Engine {
         if self.ended {
             return false;
         }
+        self.steps += 1;
         let timer_ts = self
             .timers
             .peek()

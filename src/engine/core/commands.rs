@@ -4,7 +4,7 @@
 
 use super::{CommandOutcome, Engine};
 use crate::engine::auth;
-use crate::engine::orders::{self, ActiveOverride};
+use crate::engine::orders::ActiveOverride;
 use crate::engine::scenario::format_clock;
 use crate::engine::strategy;
 use crate::model::Action;
@@ -47,7 +47,7 @@ impl Engine {
         let i = self.order_idx(id)?;
         let st = self.orders[i].state;
         if st.is_terminal() {
-            return Err(format!("order {id} is {} already", orders::name(st)));
+            return Err(format!("order {id} is {} already", st.as_str()));
         }
         Ok(i)
     }
@@ -177,13 +177,7 @@ impl Engine {
                 if self.state == EngineState::Halted {
                     return Err("the kill switch is already engaged".into());
                 }
-                self.state = EngineState::Halted;
-                let mut cancelled = 0;
-                for i in 0..self.orders.len() {
-                    cancelled += self.orders[i].children.len();
-                    self.orders[i].timer_generation += 1;
-                    self.cancel_children(i, "kill switch");
-                }
+                let cancelled = self.halt_trading("kill switch");
                 let why = reason.clone().unwrap_or_else(|| "no reason given".into());
                 self.emit(Event::EngineState {
                     state: EngineState::Halted,
@@ -201,6 +195,11 @@ impl Engine {
             Command::ResumeAll => {
                 if self.state != EngineState::Halted {
                     return Err("the engine is not halted".into());
+                }
+                if let Some(why) = &self.unrecorded {
+                    return Err(format!(
+                        "trading stays halted: the journal cannot be written ({why})"
+                    ));
                 }
                 self.state = if self.ended {
                     EngineState::Ended
@@ -289,5 +288,51 @@ impl Engine {
             let names: Vec<_> = d.models.iter().map(|m| m.name.as_str()).collect();
             format!("unknown model {name} (deployed: {})", names.join(", "))
         })
+    }
+}
+
+impl Engine {
+    /// Stop trading: no decision fires and every resting child order is
+    /// cancelled. Returns how many child orders were cancelled.
+    fn halt_trading(&mut self, why: &str) -> usize {
+        self.state = EngineState::Halted;
+        let mut cancelled = 0;
+        for i in 0..self.orders.len() {
+            cancelled += self.orders[i].children.len();
+            self.orders[i].timer_generation += 1;
+            self.cancel_children(i, why);
+        }
+        cancelled
+    }
+
+    /// The journal can no longer be written: halt trading for good (resume_all
+    /// is refused), and say why in a critical alert. Clients are still served.
+    pub fn halt_unrecorded(&mut self, why: &str) {
+        if self.unrecorded.is_some() {
+            return;
+        }
+        self.unrecorded = Some(why.to_string());
+        let cancelled = if self.state == EngineState::Halted {
+            0
+        } else {
+            self.halt_trading("journal write failed")
+        };
+        self.emit(Event::EngineState {
+            state: EngineState::Halted,
+            reason: Some(format!("journal write failed: {why}")),
+        });
+        self.alert(
+            None,
+            Severity::Critical,
+            "journal_failed",
+            format!(
+                "the journal cannot be written ({why}): trading halted, {cancelled} child orders cancelled; nothing trades without a record"
+            ),
+        );
+    }
+
+    /// Why trading is halted for want of a journal, if it is.
+    pub fn unrecorded(&self) -> Option<&str> {
+        self.unrecorded.as_deref()
     }
 }

@@ -105,6 +105,13 @@ pub struct Engine {
     scenario_events: Vec<ScenarioEvent>,
     ended: bool,
     deployment: Option<Deployment>,
+    /// Steps taken so far: with `seq`, the exact point between two steps at
+    /// which a command was applied (the journal records it; recovery re-applies
+    /// it at the same point).
+    steps: u64,
+    /// Why the journal can no longer be written, once it cannot: trading stays
+    /// halted, since nothing may trade without a record.
+    unrecorded: Option<String>,
 }
 
 const ALERT_REPEAT_NS: u64 = 60_000_000_000;
@@ -191,6 +198,8 @@ impl Engine {
             scenario_events: scenario.events.clone(),
             ended: false,
             deployment: None,
+            steps: 0,
+            unrecorded: None,
         };
         let wants_model = scenario.orders.iter().any(|o| o.strategy == "adaptive");
         if wants_model || opts.policy_path.is_some() || opts.registry.is_some() {
@@ -281,6 +290,16 @@ impl Engine {
     /// Sequence number of the last event emitted.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// Steps taken since the engine was built.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Orders the engine holds (any state).
+    pub fn order_count(&self) -> usize {
+        self.orders.len()
     }
 
     pub fn is_ended(&self) -> bool {

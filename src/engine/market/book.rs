@@ -183,12 +183,7 @@ impl OrderBook {
                 BookSide::Ask => book.last_mut(),
             };
             let Some((price, level)) = best else { break };
-            let crosses = match (aggressor, limit) {
-                (_, None) => true,
-                (BookSide::Bid, Some(l)) => price <= l,
-                (BookSide::Ask, Some(l)) => price >= l,
-            };
-            if !crosses {
+            if !aggressor.may_take(price, limit) {
                 break;
             }
             let (rest, used) = level.drain_front(price, left, &mut on_match);

@@ -79,12 +79,7 @@ impl SymbolMarket {
                 }
             }
             let Some((venue, price)) = best else { break };
-            let crosses = match (aggressor, limit) {
-                (_, None) => true,
-                (BookSide::Bid, Some(l)) => price <= l,
-                (BookSide::Ask, Some(l)) => price >= l,
-            };
-            if !crosses {
+            if !aggressor.may_take(price, limit) {
                 break;
             }
             // Take only the best level at this venue, then re-evaluate venues.

@@ -24,4 +24,15 @@ impl BookSide {
             BookSide::Ask => BookSide::Bid,
         }
     }
+
+    /// Whether an aggressor on this side, limited to `limit` (none: a market
+    /// order), may trade at `price`.
+    #[inline]
+    pub fn may_take(self, price: Px, limit: Option<Px>) -> bool {
+        match (self, limit) {
+            (_, None) => true,
+            (BookSide::Bid, Some(l)) => price <= l,
+            (BookSide::Ask, Some(l)) => price >= l,
+        }
+    }
 }
