@@ -16,3 +16,4 @@ pub mod protocol;
 pub mod replay;
 pub mod report;
 pub mod tls;
+pub mod torture;

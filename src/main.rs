@@ -44,6 +44,8 @@ enum Commands {
     /// Checks the simulator must pass: square-root impact, no free lunch, the big order.
     #[command(subcommand)]
     Calibrate(vigil::learn::cli::CalibrateCommand),
+    /// The fault suite: abusive clients, reconnect storms, kill -9, stalled clients, bad files, fuzzing, soak.
+    Torture(vigil::torture::TortureArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,10 +53,29 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error as one line: parsers (TOML, for one) draw the offending source
+/// under their message; the line and column they name are kept, the drawing
+/// is not.
+fn one_line(message: &str) -> String {
+    let is_drawing = |l: &str| {
+        let t = l.trim_start();
+        let t = t
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        t.is_empty() || t.starts_with('|')
+    };
+    message
+        .lines()
+        .filter(|l| !is_drawing(l))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn run() -> Result<()> {
@@ -83,5 +104,6 @@ fn run() -> Result<()> {
         Commands::Eval(args) => vigil::learn::cli::eval(args),
         Commands::Scenario(cmd) => vigil::engine::scenario_cli::run(cmd),
         Commands::Calibrate(cmd) => vigil::learn::cli::calibrate(cmd),
+        Commands::Torture(args) => rt.block_on(vigil::torture::run(args)),
     }
 }

@@ -396,3 +396,43 @@ fn command_line_verbs_do_what_their_keys_do() {
     assert_eq!(f.frozen.is_some(), g.frozen.is_some());
     assert!(f.frozen.is_some());
 }
+
+#[test]
+fn an_engine_restart_reaches_the_status_line_and_the_alerts() {
+    use vigil::console::client::NetEvent;
+    let with = |instance: &str, restart: Option<Restart>| {
+        let ServerMessage::Welcome(mut w) = welcome(Role::Trader, ResumeMode::Events, 40) else {
+            unreachable!()
+        };
+        w.instance_id = instance.into();
+        w.restart = restart;
+        ServerMessage::Welcome(w)
+    };
+    let mut app = trader();
+    net(&mut app, NetEvent::Connected { conn: 7 });
+    on_conn(&mut app, 7, with("run-a", None));
+    net(&mut app, NetEvent::Connected { conn: 8 });
+    let restart = Restart {
+        at_ts: 36_000_000_000_000,
+        at_seq: 40,
+        orders: 4,
+    };
+    on_conn(&mut app, 8, with("run-a", Some(restart)));
+    assert_eq!(
+        app.status.as_ref().map(|s| s.0.as_str()),
+        Some("engine restarted at 10:00:00, recovered 4 orders")
+    );
+    assert!(app
+        .live
+        .alerts
+        .iter_newest_first()
+        .any(|a| a.code == "engine_restarted"));
+    net(&mut app, NetEvent::Connected { conn: 9 });
+    on_conn(&mut app, 9, with("run-b", None));
+    let status = app.status.clone().unwrap();
+    assert!(
+        status.0.starts_with("engine restarted — state reloaded"),
+        "{status:?}"
+    );
+    assert_eq!(status.1, StatusKind::Error);
+}

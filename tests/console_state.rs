@@ -171,3 +171,49 @@ fn a_gap_in_the_app_triggers_a_resync_never_a_silent_gap() {
     assert!(effects.is_empty());
     assert_eq!(app.live.view.seq, seq);
 }
+
+fn welcome_of(instance: &str, restart: Option<Restart>) -> ServerMessage {
+    let ServerMessage::Welcome(mut w) = welcome(Role::Trader, ResumeMode::Events, 10) else {
+        unreachable!()
+    };
+    w.instance_id = instance.into();
+    w.restart = restart;
+    ServerMessage::Welcome(w)
+}
+
+#[test]
+fn a_recovered_run_is_announced_once_and_another_run_replaces_the_state() {
+    use vigil::console::state::RunChange;
+    let mut s = ConsoleState::new();
+    assert!(matches!(
+        s.apply(&welcome_of("run-a", None)),
+        Outcome::Welcome {
+            run: RunChange::Same,
+            ..
+        }
+    ));
+    let r = Restart {
+        at_ts: 36_000_000_000_000,
+        at_seq: 900,
+        orders: 4,
+    };
+    assert!(matches!(
+        s.apply(&welcome_of("run-a", Some(r.clone()))),
+        Outcome::Welcome { run: RunChange::Recovered(x), .. } if x == r
+    ));
+    // The same restart seen again on a reconnect is not news.
+    assert!(matches!(
+        s.apply(&welcome_of("run-a", Some(r))),
+        Outcome::Welcome {
+            run: RunChange::Same,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.apply(&welcome_of("run-b", None)),
+        Outcome::Welcome {
+            run: RunChange::Replaced,
+            ..
+        }
+    ));
+}

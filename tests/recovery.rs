@@ -251,6 +251,14 @@ struct EngineProc {
     printed: Vec<String>,
 }
 
+impl Drop for EngineProc {
+    // A failed assertion must not leave an engine running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn_engine(args: &[&str]) -> EngineProc {
     let mut child = Proc::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("engine")

@@ -70,6 +70,19 @@ pub fn encoding_throughput(scenario: &Scenario) -> Result<(usize, f64, f64)> {
 
 /// Latencies of command → ack over a loopback WebSocket, as a client sees them.
 pub async fn command_round_trip(commands: usize) -> Result<Vec<Duration>> {
+    command_round_trip_journalled(commands, None).await
+}
+
+/// The same with a journal written under `journal` (its directory and sync
+/// policy): what durability costs an acknowledgement.
+pub async fn command_round_trip_journalled(
+    commands: usize,
+    journal: Option<(std::path::PathBuf, crate::engine::journal::SyncPolicy)>,
+) -> Result<Vec<Duration>> {
+    let (record, journal_sync) = match journal {
+        Some((dir, policy)) => (Some(dir), policy),
+        None => (None, Default::default()),
+    };
     let mut tokens = Tokens::default();
     tokens.add("bench-token", "bench", Role::Trader)?;
     let running = serve::start(ServeOptions {
@@ -77,11 +90,11 @@ pub async fn command_round_trip(commands: usize) -> Result<Vec<Duration>> {
         scenario: Scenario::load("default")?,
         seed: None,
         speed: 60.0,
-        record: None,
+        record,
         tokens,
         engine_id: "bench".into(),
         tls: None,
-        journal_sync: Default::default(),
+        journal_sync,
         capture: None,
     })
     .await?;
@@ -191,5 +204,22 @@ pub async fn run_all() -> Result<()> {
         percentile(&lat, 1.0).as_secs_f64() * 1e3,
         lat.len()
     );
+    // What the journal's durability costs an ack, policy by policy (the journal
+    // in the current directory's filesystem, as `--record` would put it).
+    use crate::engine::journal::SyncPolicy;
+    for policy in [SyncPolicy::Os, SyncPolicy::Commands, SyncPolicy::Batch] {
+        let dir =
+            std::env::current_dir()?.join(format!(".vigil-bench-journal-{}", std::process::id()));
+        let lat = command_round_trip_journalled(1000, Some((dir.clone(), policy))).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let lat = lat?;
+        println!(
+            "  with a journal, sync {:<9} p50 {:.3} ms, p99 {:.3} ms over {} commands",
+            format!("{policy:?}").to_lowercase() + ":",
+            percentile(&lat, 0.5).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            lat.len()
+        );
+    }
     Ok(())
 }

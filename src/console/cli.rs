@@ -27,6 +27,9 @@ pub struct ConsoleArgs {
     /// Access token (trader or viewer).
     #[arg(long, env = "VIGIL_TOKEN", default_value = "")]
     pub token: String,
+    /// Trusted certificate authorities (PEM) for a wss:// engine (default: the system's).
+    #[arg(long)]
+    pub ca: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub look: LookArgs,
     #[command(flatten)]
@@ -46,5 +49,6 @@ pub fn console_options(url: String, token: String, look: LookArgs) -> ConsoleOpt
 pub async fn run(args: ConsoleArgs) -> Result<()> {
     let mut opts = console_options(args.url, args.token, args.look);
     (opts.shadow, opts.divergence) = args.shadow.resolve()?;
+    opts.ca = args.ca;
     run_console(opts).await
 }

@@ -46,6 +46,8 @@ pub struct ConsoleOptions {
     pub shadow: Option<PathBuf>,
     /// When the shadow's opinion counts as a divergence.
     pub divergence: Thresholds,
+    /// Trusted authorities for `wss://` (`--ca`); the system's when None.
+    pub ca: Option<PathBuf>,
 }
 
 impl ConsoleOptions {
@@ -59,6 +61,7 @@ impl ConsoleOptions {
             engine_ready: None,
             shadow: Some(crate::model::default_model_path("shadow.onnx")),
             divergence: Thresholds::default(),
+            ca: None,
         }
     }
 }
@@ -112,7 +115,13 @@ pub async fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
 
     let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    let client = spawn_client(ClientConfig::new(url, opts.token.clone()), net_tx, ctl_rx);
+    let mut config = ClientConfig::new(url, opts.token.clone());
+    config.ca = opts.ca.clone();
+    if config.url.starts_with("wss://") {
+        // A bad --ca is a clear error before the screen is taken over.
+        crate::tls::connector(config.ca.as_deref())?;
+    }
+    let client = spawn_client(config, net_tx, ctl_rx);
 
     let mut terminal = TerminalGuard::enter()?;
     let channels = Channels {

@@ -2,7 +2,8 @@
 //! brings it up to date (missed events or a snapshot), streams events from
 //! the shared log at the client's own pace, forwards commands to the engine
 //! and answers each with one `ack`. A slow client falls behind alone: past
-//! `MAX_LAG` events it is resynchronised with a fresh snapshot.
+//! `MAX_LAG` events it is resynchronised with a fresh snapshot; one that stops
+//! reading altogether is dropped after `STALL_TIMEOUT`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -32,6 +33,10 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a TCP connection may take to finish its TLS and WebSocket handshakes
 /// (a slowloris client is dropped after it).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Kernel send buffer of a client socket, bytes.
+const SEND_BUFFER: usize = 256 << 10;
+/// A client whose socket accepts nothing for this long is dropped.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more are closed on arrival.
 pub const MAX_CONNECTIONS: usize = 1024;
 
@@ -98,6 +103,10 @@ pub async fn serve(
 /// TLS (when configured), then the WebSocket handshake.
 async fn handshake(stream: TcpStream, tls: Option<TlsAcceptor>) -> Result<Ws> {
     stream.set_nodelay(true)?;
+    // Bounded kernel memory per client: a client that stops reading holds at
+    // most this much (plus the WebSocket layer's write buffer) before its
+    // sends block and `STALL_TIMEOUT` lets it go.
+    socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER)?;
     let io: Box<dyn Io> = match tls {
         Some(acceptor) => Box::new(acceptor.accept(stream).await?),
         None => Box::new(stream),
@@ -111,8 +120,7 @@ async fn handshake(stream: TcpStream, tls: Option<TlsAcceptor>) -> Result<Ws> {
 }
 
 async fn send(ws: &mut Ws, msg: &ServerMessage) -> Result<()> {
-    ws.send(Message::text(encode(msg))).await?;
-    Ok(())
+    unstalled(async { Ok(ws.send(Message::text(encode(msg))).await?) }).await
 }
 
 async fn send_error(ws: &mut Ws, code: ErrorCode, message: impl Into<String>) -> Result<()> {
@@ -252,7 +260,7 @@ async fn connection(
     let mut more_to_send = true;
     loop {
         if more_to_send {
-            let (sent, behind) = send_events(&mut ws, &engine, &mut cursor).await?;
+            let (sent, behind) = unstalled(send_events(&mut ws, &engine, &mut cursor)).await?;
             if behind {
                 send_error(
                     &mut ws,
@@ -310,7 +318,7 @@ async fn connection(
                 // Events up to the command's effect go out before its ack.
                 if let Some(seq) = ack.seq {
                     while cursor <= seq {
-                        let (sent, behind) = send_events(&mut ws, &engine, &mut cursor).await?;
+                        let (sent, behind) = unstalled(send_events(&mut ws, &engine, &mut cursor)).await?;
                         if behind {
                             cursor = send_snapshot(&mut ws, &engine).await?;
                         }
@@ -330,7 +338,7 @@ async fn connection(
             _ = heartbeat.tick() => {
                 let seq = *published.borrow();
                 let ts = engine.shared.sim_ts.load(Ordering::Relaxed);
-                send(&mut ws, &ServerMessage::Heartbeat { seq, ts }).await?;
+                unstalled(send(&mut ws, &ServerMessage::Heartbeat { seq, ts })).await?;
             }
         }
     }
@@ -338,12 +346,24 @@ async fn connection(
     Ok(())
 }
 
+/// A send that has not completed in `STALL_TIMEOUT` means a client that does
+/// not read: it is dropped (its socket buffers are all it ever held).
+async fn unstalled<T>(send: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(STALL_TIMEOUT, send).await {
+        Ok(r) => r,
+        Err(_) => {
+            warn!("client stopped reading for {STALL_TIMEOUT:?}: dropping it");
+            bail!("client stalled")
+        }
+    }
+}
+
 /// Send a fresh snapshot; returns the next seq the client needs.
 async fn send_snapshot(ws: &mut Ws, engine: &EngineHandle) -> Result<u64> {
     let Some((seq, frame)) = engine.snapshot().await else {
         bail!("engine stopped");
     };
-    ws.send(Message::text(frame.to_string())).await?;
+    unstalled(async { Ok(ws.send(Message::text(frame.to_string())).await?) }).await?;
     Ok(seq + 1)
 }
 
