@@ -80,12 +80,12 @@ fn mutate(rng: &mut StdRng, corpus: &[Vec<u8>], out: &mut Vec<u8>) {
 /// Sample inputs, one per entry.
 type Corpus = Vec<Vec<u8>>;
 
-fn samples() -> Result<(Corpus, Corpus)> {
+fn samples(steps: usize) -> Result<(Corpus, Corpus)> {
     let scenario = Scenario::load("default")?;
     let mut e = Engine::new(&scenario, &EngineOptions::default())?;
     let mut server = Vec::new();
     let mut kinds = std::collections::HashSet::new();
-    for _ in 0..200_000 {
+    for _ in 0..steps {
         if !e.step() {
             break;
         }
@@ -132,8 +132,8 @@ fn capture_samples() -> Vec<Vec<u8>> {
 }
 
 pub fn run(scale: Scale) -> Result<Row> {
-    let total: u64 = scale.pick(10_000_000, 300_000);
-    let (server, client) = samples()?;
+    let total: u64 = scale.pick(10_000_000, 300_000) / if scale.debug_build() { 10 } else { 1 };
+    let (server, client) = samples(if scale.debug_build() { 20_000 } else { 200_000 })?;
     let journal_lines: Vec<Vec<u8>> = server
         .iter()
         .map(|f| {
@@ -240,7 +240,7 @@ pub fn run(scale: Scale) -> Result<Row> {
     Ok(Row {
         name: "fuzz",
         figure: format!(
-            "{:.1} M inputs, {panics} panics, RSS +{:.0} MiB, {:.2} M inputs/s",
+            "{:.2} M inputs, {panics} panics, RSS +{:.0} MiB, {:.2} M inputs/s",
             total as f64 / 1e6,
             mib(growth),
             total as f64 / elapsed / 1e6

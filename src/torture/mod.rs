@@ -51,6 +51,12 @@ pub struct Scale {
 }
 
 impl Scale {
+    /// Whether this binary is an unoptimised (debug) build, where CI runs the
+    /// short form: CPU-bound rows then take a tenth of their work.
+    pub fn debug_build(self) -> bool {
+        cfg!(debug_assertions)
+    }
+
     pub fn pick<T>(self, full: T, short: T) -> T {
         if self.short {
             short
