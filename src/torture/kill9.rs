@@ -280,7 +280,15 @@ fn verify(
             && recoveries == kills
             && j.truncated.is_none(),
         detail: format!(
-            "SIGKILL at random points 0.2–0.9 s into each run (speed 1500×), 3 commands in flight each time; {recoveries} recoveries of one journal, restart to listening {mean:.2} s mean, {max:.2} s max; a client resumed each time with no gap"
+            "{}SIGKILL at random points 0.2–0.9 s into each run (speed 1500×), 3 commands in flight each time; {recoveries} recoveries of one journal, restart to listening {mean:.2} s mean, {max:.2} s max; a client resumed each time with no gap",
+            {
+                let mut why = Vec::new();
+                if !ended_mark { why.push("no end mark".to_string()); }
+                if !clean { why.push("unclean exit".into()); }
+                if recoveries != kills { why.push(format!("{recoveries} recovery marks")); }
+                if let Some(t) = &j.truncated { why.push(format!("journal cut: {}", t.reason)); }
+                if why.is_empty() { String::new() } else { format!("[{}] ", why.join(", ")) }
+            }
         ),
     })
 }
