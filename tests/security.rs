@@ -140,16 +140,22 @@ fn plain_text_off_loopback_is_refused_unless_asked_for() {
 #[tokio::test]
 async fn failed_logins_lock_the_address_out() {
     let engine = start_engine("calm", 1, 10.0, None).await;
+    let refusal = |token: String| {
+        let url = engine.url();
+        async move {
+            let mut c = Client::connect(&url).await;
+            c.send(&ClientMessage::Hello {
+                protocol: 1,
+                token,
+                resume_from: None,
+                instance_id: None,
+            })
+            .await;
+            c.recv().await
+        }
+    };
     for i in 0..vigil::engine::access::MAX_FAILURES {
-        let mut c = Client::connect(&engine.url()).await;
-        c.send(&ClientMessage::Hello {
-            protocol: 1,
-            token: format!("guess-{i}"),
-            resume_from: None,
-            instance_id: None,
-        })
-        .await;
-        match c.recv().await {
+        match refusal(format!("guess-{i}")).await {
             ServerMessage::Error { code, message } => {
                 assert_eq!(code, ErrorCode::Unauthenticated);
                 assert!(message.contains("unknown token"), "{message}");
@@ -162,15 +168,7 @@ async fn failed_logins_lock_the_address_out() {
         }
     }
     // Now even the right token is refused from this address, with a reason.
-    let mut c = Client::connect(&engine.url()).await;
-    c.send(&ClientMessage::Hello {
-        protocol: 1,
-        token: TRADER.into(),
-        resume_from: None,
-        instance_id: None,
-    })
-    .await;
-    match c.recv().await {
+    match refusal(TRADER.into()).await {
         ServerMessage::Error { code, message } => {
             assert_eq!(code, ErrorCode::Unauthenticated);
             assert!(message.contains("too many failed"), "{message}");

@@ -260,7 +260,7 @@ async fn connection(
     let mut more_to_send = true;
     loop {
         if more_to_send {
-            let (sent, behind) = unstalled(send_events(&mut ws, &engine, &mut cursor)).await?;
+            let (sent, behind) = send_events(&mut ws, &engine, &mut cursor).await?;
             if behind {
                 send_error(
                     &mut ws,
@@ -318,7 +318,7 @@ async fn connection(
                 // Events up to the command's effect go out before its ack.
                 if let Some(seq) = ack.seq {
                     while cursor <= seq {
-                        let (sent, behind) = unstalled(send_events(&mut ws, &engine, &mut cursor)).await?;
+                        let (sent, behind) = send_events(&mut ws, &engine, &mut cursor).await?;
                         if behind {
                             cursor = send_snapshot(&mut ws, &engine).await?;
                         }
@@ -338,7 +338,7 @@ async fn connection(
             _ = heartbeat.tick() => {
                 let seq = *published.borrow();
                 let ts = engine.shared.sim_ts.load(Ordering::Relaxed);
-                unstalled(send(&mut ws, &ServerMessage::Heartbeat { seq, ts })).await?;
+                send(&mut ws, &ServerMessage::Heartbeat { seq, ts }).await?;
             }
         }
     }
@@ -347,7 +347,8 @@ async fn connection(
 }
 
 /// A send that has not completed in `STALL_TIMEOUT` means a client that does
-/// not read: it is dropped (its socket buffers are all it ever held).
+/// not read: it is dropped (its socket buffers are all it ever held). Every
+/// send helper (`send`, `send_snapshot`, `send_events`) goes through it.
 async fn unstalled<T>(send: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     match tokio::time::timeout(STALL_TIMEOUT, send).await {
         Ok(r) => r,
@@ -389,11 +390,14 @@ async fn send_events(
         return Ok((0, true));
     };
     let n = frames.len();
-    for (seq, frame) in frames {
-        ws.feed(Message::text(frame.to_string())).await?;
-        *cursor = seq + 1;
-    }
-    ws.flush().await?;
+    unstalled(async {
+        for (seq, frame) in frames {
+            ws.feed(Message::text(frame.to_string())).await?;
+            *cursor = seq + 1;
+        }
+        Ok(ws.flush().await?)
+    })
+    .await?;
     Ok((n, false))
 }
 

@@ -484,7 +484,9 @@ impl<R: BufRead> JournalReader<R> {
             Ok(j) => j,
             Err(reason) => return stop(self, reason),
         };
-        let entry = if json.starts_with("{\"type\":\"header\"") {
+        // Events are nearly every record: they are told first, by prefix.
+        let is_event = json.starts_with("{\"type\":\"event\"");
+        let entry = if !is_event && json.starts_with("{\"type\":\"header\"") {
             if self.header.is_some() {
                 return stop(self, "second header".into());
             }
@@ -496,12 +498,12 @@ impl<R: BufRead> JournalReader<R> {
                 Ok(_) => return stop(self, "undecodable header".into()),
                 Err(e) => return stop(self, format!("undecodable header: {e}")),
             }
-        } else if is_keyframe(json) {
+        } else if !is_event && is_keyframe(json) {
             match serde_json::from_str::<Record>(json) {
                 Ok(Record::Keyframe { seq, view }) => Entry::Keyframe { seq, view },
                 _ => return stop(self, "undecodable keyframe".into()),
             }
-        } else if let Some(kind) = control_record(json) {
+        } else if let Some(kind) = control_record(json).filter(|_| !is_event) {
             if self.header.is_none() {
                 bail!("{}: records before the header", self.origin);
             }

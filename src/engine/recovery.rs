@@ -20,9 +20,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 
 use super::journal::{Entry, JournalHeader, JournalReader, JournalWriter, RecoveryRecord};
-use super::runner::LOG_CAPACITY;
+use super::runner::{event_frame, LOG_CAPACITY};
 use super::{Engine, EngineOptions, Scenario};
-use crate::protocol::{encode_into, Restart, ServerMessage};
+use crate::protocol::Restart;
 
 /// A session rebuilt from its journal, ready to run on.
 pub struct Recovered {
@@ -126,10 +126,7 @@ impl Produced {
     fn take_from(&mut self, engine: &mut Engine) {
         for env in engine.drain_events() {
             let (seq, ts) = (env.seq, env.ts);
-            encode_into(&ServerMessage::Event(env), &mut self.buf);
-            let frame: Arc<str> = std::str::from_utf8(&self.buf)
-                .expect("serde_json writes UTF-8")
-                .into();
+            let frame = event_frame(env, &mut self.buf);
             self.queue.push_back((seq, ts, frame));
         }
     }

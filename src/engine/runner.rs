@@ -21,6 +21,15 @@ const BATCH: usize = 2048;
 /// Longest time events wait before being published when running flat out.
 const MAX_BATCH_DELAY: Duration = Duration::from_millis(5);
 
+/// An event as clients receive it (and the journal records it), encoded
+/// through the reused buffer `buf`.
+pub fn event_frame(env: crate::protocol::EventEnvelope, buf: &mut Vec<u8>) -> Arc<str> {
+    encode_into(&ServerMessage::Event(env), buf);
+    std::str::from_utf8(buf)
+        .expect("serde_json writes UTF-8")
+        .into()
+}
+
 /// Requests to the engine thread.
 #[allow(clippy::large_enum_variant)] // short-lived, one per request
 pub enum Control {
@@ -352,10 +361,7 @@ impl Runner {
         for env in self.engine.drain_events() {
             let seq = env.seq;
             let ts = env.ts;
-            encode_into(&ServerMessage::Event(env), &mut buf);
-            let frame: Arc<str> = std::str::from_utf8(&buf)
-                .expect("serde_json writes UTF-8")
-                .into();
+            let frame = event_frame(env, &mut buf);
             if let Some(j) = self.journal.as_mut() {
                 if failed.is_none() {
                     match j.append_event_json(&frame) {

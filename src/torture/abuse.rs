@@ -115,7 +115,7 @@ async fn abuser(i: usize, to: SocketAddr, stop: Arc<AtomicBool>, rounds: Arc<Ato
 }
 
 pub async fn run(scale: Scale) -> Result<Row> {
-    let clients = scale.pick(100, 100);
+    let clients = 100;
     let samples = scale.pick(400, 150);
     let engine = net::engine("default", 20.0).await?;
     let mut trader = Trader::attach(engine.addr).await?;

@@ -55,8 +55,9 @@ async fn proxy(
     }
 }
 
-pub async fn run(scale: Scale) -> Result<Row> {
-    let wanted_cuts = scale.pick(100, 100);
+/// The storm is the same size in both forms: 100 cuts take about 15 s.
+pub async fn run(_scale: Scale) -> Result<Row> {
+    let wanted_cuts = 100;
     let engine = net::engine("default", 300.0).await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let proxy_addr = listener.local_addr()?;
