@@ -20,6 +20,12 @@ use super::{mib, rss_bytes, Row, Scale};
 /// judged against this floor.
 const QUIET_FLOOR: Duration = Duration::from_millis(2);
 
+/// The short form runs an unoptimised build on shared CI machines, where a
+/// few milliseconds of scheduler noise is not a finding: there the row checks
+/// the trader is still served promptly (a starved engine shows hundreds of
+/// milliseconds), and the 2× figure is the full form's to judge.
+const SHORT_QUIET_FLOOR: Duration = Duration::from_millis(10);
+
 const KINDS: usize = 6;
 
 fn address(i: usize) -> IpAddr {
@@ -168,7 +174,8 @@ pub async fn run(scale: Scale) -> Result<Row> {
     let _ = sampler.await;
     let abused = abused?;
     let (q99, a99) = (quantile(&quiet, 0.99), quantile(&abused, 0.99));
-    let limit = 2 * q99.max(QUIET_FLOOR);
+    let floor = scale.pick(QUIET_FLOOR, SHORT_QUIET_FLOOR);
+    let limit = 2 * q99.max(floor);
     let growth = peak.load(Ordering::Relaxed).saturating_sub(rss_before);
     let pass = a99 <= limit && growth < 256 << 20;
     engine.handle.shutdown();
@@ -185,7 +192,7 @@ pub async fn run(scale: Scale) -> Result<Row> {
         detail: format!(
             "{} abusive connections made; {samples} timed retunes each phase; pass: p99 ≤ 2 × max(quiet p99, {} ms) and RSS growth < 256 MiB",
             rounds.load(Ordering::Relaxed),
-            QUIET_FLOOR.as_millis()
+            floor.as_millis()
         ),
     })
 }

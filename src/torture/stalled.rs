@@ -81,7 +81,7 @@ async fn rate(stall: bool, wait_drop: bool) -> Result<(f64, Option<Duration>)> {
 }
 
 pub async fn run(scale: Scale) -> Result<Row> {
-    let rounds = scale.pick(9, 5);
+    let rounds = scale.pick(9, 3);
     let (mut quiet, mut with_stall) = (Vec::new(), Vec::new());
     let mut dropped_after = None;
     for i in 0..rounds {
