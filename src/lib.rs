@@ -10,6 +10,7 @@ pub mod console;
 pub mod demo;
 pub mod divergence;
 pub mod engine;
+pub mod fix;
 pub mod learn;
 pub mod model;
 pub mod protocol;

@@ -226,6 +226,7 @@ async fn every_command_is_acknowledged_and_visible_in_events() {
         start_in_s: None,
         duration_s: 1800.0,
         params: RetuneParams::default(),
+        origin: None,
     };
     let ack = c.command("c9", Command::NewOrder { order: new }).await;
     assert!(ack.ok, "{ack:?}");

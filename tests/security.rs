@@ -218,6 +218,7 @@ fn every_command() -> Vec<Command> {
                 start_in_s: None,
                 duration_s: 600.0,
                 params: RetuneParams::default(),
+                origin: None,
             },
         },
         Command::KillModel {

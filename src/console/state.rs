@@ -177,6 +177,8 @@ pub struct ConsoleState {
     pub instance_id: String,
     /// The recovery last announced (its `at_seq`), so it is said once.
     pub restart_seen: Option<u64>,
+    /// The engine's FIX sessions, when it takes orders over FIX.
+    pub fix_sessions: Vec<crate::protocol::FixSessionInfo>,
 }
 
 impl Default for ConsoleState {
@@ -206,6 +208,7 @@ impl ConsoleState {
             last_error: None,
             instance_id: String::new(),
             restart_seen: None,
+            fix_sessions: Vec::new(),
         }
     }
 
@@ -240,6 +243,10 @@ impl ConsoleState {
                 Outcome::Error
             }
             ServerMessage::Pong { .. } => Outcome::Pong,
+            ServerMessage::FixSessions { sessions } => {
+                self.fix_sessions = sessions.clone();
+                Outcome::Heartbeat
+            }
         }
     }
 

@@ -77,6 +77,41 @@ pub struct EngineArgs {
     /// (and every published batch fsync'd).
     #[arg(long, value_enum, default_value_t = SyncPolicy::Commands)]
     pub journal_sync: SyncPolicy,
+    #[command(flatten)]
+    pub fix: FixArgs,
+}
+
+/// Order entry from OMSs over FIX 4.4.
+#[derive(clap::Args, Clone)]
+pub struct FixArgs {
+    /// Accept FIX 4.4 sessions on this address (e.g. 127.0.0.1:9878); needs --fix-config.
+    #[arg(long, requires = "fix_config")]
+    pub fix_listen: Option<String>,
+    /// TOML file of FIX sessions: [[sessions]] sender_comp_id, target_comp_id, user, role.
+    #[arg(long, requires = "fix_listen")]
+    pub fix_config: Option<PathBuf>,
+    /// Directory of each FIX session's sequence numbers and sent messages.
+    #[arg(long, default_value = "fix-store")]
+    pub fix_store: PathBuf,
+}
+
+/// The FIX acceptor to start beside the hub, its configuration read (and
+/// checked) before the engine starts.
+struct FixPlan {
+    listen: String,
+    config: crate::fix::FixConfig,
+    store: PathBuf,
+}
+
+fn fix_plan(args: &FixArgs) -> Result<Option<FixPlan>> {
+    match (&args.fix_listen, &args.fix_config) {
+        (Some(listen), Some(config)) => Ok(Some(FixPlan {
+            listen: listen.clone(),
+            config: crate::fix::FixConfig::load(config)?,
+            store: args.fix_store.clone(),
+        })),
+        _ => Ok(None),
+    }
 }
 
 /// Refuse plain WebSocket on an address other machines can reach.
@@ -139,6 +174,7 @@ pub fn check_speed(speed: f64) -> Result<()> {
 
 pub async fn run(args: EngineArgs) -> Result<()> {
     check_speed(args.speed)?;
+    let fix = fix_plan(&args.fix)?;
     let scenario = args
         .session
         .scenario
@@ -221,7 +257,7 @@ pub async fn run(args: EngineArgs) -> Result<()> {
         let scenario = recovered.scenario.clone();
         let running =
             serve::start_recovered(recovered, options(scenario, tokens, tls, None)).await?;
-        return serve_until_stopped(running).await;
+        return serve_until_stopped(running, fix).await;
     }
     let running = match replay {
         None => {
@@ -253,16 +289,35 @@ pub async fn run(args: EngineArgs) -> Result<()> {
             serve::start_engine(engine, options(scenario, tokens, tls, capture)).await?
         }
     };
-    serve_until_stopped(running).await
+    serve_until_stopped(running, fix).await
 }
 
 /// Serve until the hub fails or Ctrl-C; on Ctrl-C the engine finishes its
 /// journal (the clean-shutdown mark) before the process exits.
-async fn serve_until_stopped(running: RunningEngine) -> Result<()> {
+async fn serve_until_stopped(running: RunningEngine, fix: Option<FixPlan>) -> Result<()> {
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());
     }
+    let gateway = match fix {
+        Some(plan) => {
+            let g = super::fix_gateway::start(
+                &plan.listen,
+                plan.config,
+                &plan.store,
+                running.handle.clone(),
+            )
+            .await?;
+            println!(
+                "FIX 4.4 acceptor on {} ({} sessions, store {})",
+                g.addr,
+                g.gateway.session_count(),
+                plan.store.display()
+            );
+            Some(g)
+        }
+        None => None,
+    };
     let RunningEngine {
         handle,
         thread,
@@ -276,6 +331,11 @@ async fn serve_until_stopped(running: RunningEngine) -> Result<()> {
             Ok(())
         }
     };
+    if let Some(g) = &gateway {
+        // OMSs hear the engine is going (and answer) before it goes.
+        g.gateway.logout_all("the engine is shutting down");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     handle.shutdown();
     match tokio::task::spawn_blocking(move || thread.join()).await? {
         Ok(r) => r.context("the engine stopped with an error")?,

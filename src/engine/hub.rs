@@ -253,6 +253,13 @@ async fn connection(
         send_snapshot(&mut ws, &engine).await?
     };
 
+    // The FIX gateway's sessions, if it has any, then whenever they change.
+    let mut fix = engine.shared.fix.subscribe();
+    let sessions = fix.borrow_and_update().clone();
+    if !sessions.is_empty() {
+        send(&mut ws, &ServerMessage::FixSessions { sessions }).await?;
+    }
+
     // 3. stream
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -292,6 +299,15 @@ async fn connection(
                                 send_error(&mut ws, ErrorCode::Malformed, "command id must be 1-128 characters").await?;
                                 continue;
                             }
+                            if let Command::NewOrder { order } = &command {
+                                if order.origin.is_some() {
+                                    // Only the FIX gateway says an order came from an OMS.
+                                    let reason = "origin is set by the engine's FIX gateway, not by a client".to_string();
+                                    let ack = Ack { id, ok: false, reason: Some(reason), seq: None, order_id: None };
+                                    send(&mut ws, &ServerMessage::Ack(ack)).await?;
+                                    continue;
+                                }
+                            }
                             let engine = engine.clone();
                             let user = user.clone();
                             acks.push(async move {
@@ -312,8 +328,8 @@ async fn connection(
             }
             Some((id, outcome)) = acks.next(), if !acks.is_empty() => {
                 let ack = match outcome {
-                    Some(o) => Ack { id, ok: o.ok, reason: o.reason, seq: Some(o.seq) },
-                    None => Ack { id, ok: false, reason: Some("the engine has stopped".into()), seq: None },
+                    Some(o) => Ack { id, ok: o.ok, reason: o.reason, seq: Some(o.seq), order_id: o.order_id },
+                    None => Ack { id, ok: false, reason: Some("the engine has stopped".into()), seq: None, order_id: None },
                 };
                 // Events up to the command's effect go out before its ack.
                 if let Some(seq) = ack.seq {
@@ -334,6 +350,12 @@ async fn connection(
                     break;
                 }
                 more_to_send = true;
+            }
+            changed = fix.changed() => {
+                if changed.is_ok() {
+                    let sessions = fix.borrow_and_update().clone();
+                    send(&mut ws, &ServerMessage::FixSessions { sessions }).await?;
+                }
             }
             _ = heartbeat.tick() => {
                 let seq = *published.borrow();

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod family;
 pub mod features;
 pub mod feed;
+pub mod fix_gateway;
 pub mod hub;
 pub mod journal;
 pub mod market;

@@ -100,6 +100,8 @@ pub struct Shared {
     pub instance_id: String,
     /// Set when this run was recovered from a journal.
     pub restart: Option<crate::protocol::Restart>,
+    /// The FIX gateway's sessions (empty without one), for the hub to show.
+    pub fix: watch::Sender<Vec<crate::protocol::FixSessionInfo>>,
 }
 
 /// A handle on a running engine thread.
@@ -189,6 +191,7 @@ pub fn spawn(
         session_id: view.session_id.clone(),
         instance_id: opts.instance_id.clone(),
         restart: opts.restart.clone(),
+        fix: watch::channel(Vec::new()).0,
     });
     let handle = EngineHandle {
         control: tx,

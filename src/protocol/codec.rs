@@ -44,6 +44,7 @@ const SERVER_TYPES: &[&str] = &[
     "heartbeat",
     "error",
     "pong",
+    "fix_sessions",
 ];
 
 fn classify(text: &str, known: &[&str], limit: usize) -> Result<(Value, String), DecodeError> {
@@ -456,6 +457,10 @@ mod tests {
                         id: "policy@abc123".into(),
                         status: ModelStatus::Canary,
                     }),
+                    origin: Some(OrderOrigin {
+                        fix_session: "OMS1→VIGIL".into(),
+                        cl_ord_id: "A-1".into(),
+                    }),
                 },
             },
             Event::OrderState {
@@ -498,6 +503,7 @@ mod tests {
                     user: "alice".into(),
                 }),
                 strategy: "adaptive".into(),
+                qty: Some(2e5),
             },
             Event::Decision(Box::new(DecisionInfo {
                 order_id: "P-1".into(),
@@ -677,12 +683,14 @@ mod tests {
                 ok: true,
                 reason: None,
                 seq: Some(12),
+                order_id: Some("P-7".into()),
             }),
             ServerMessage::Ack(Ack {
                 id: "c-2".into(),
                 ok: false,
                 reason: Some("viewer".into()),
                 seq: None,
+                order_id: None,
             }),
             ServerMessage::Heartbeat { seq: 3, ts: 4 },
             ServerMessage::Error {
@@ -691,6 +699,18 @@ mod tests {
             },
             ServerMessage::Pong { t: Some(5) },
             ServerMessage::Pong { t: None },
+            ServerMessage::FixSessions {
+                sessions: vec![FixSessionInfo {
+                    session: "OMS1→VIGIL".into(),
+                    user: "desk".into(),
+                    role: Role::Trader,
+                    logged_on: true,
+                    peer: Some("127.0.0.1:5001".into()),
+                    next_in: 12,
+                    next_out: 40,
+                    orders: 3,
+                }],
+            },
         ]);
         frames
     }

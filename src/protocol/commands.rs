@@ -10,6 +10,9 @@ use super::messages::Side;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetuneParams {
+    /// A new total quantity for the order (FIX replace): above what is filled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qty: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urgency: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +36,18 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Where an order came from when it did not come from a console: the FIX
+/// session that sent it and the client's order id. Set by the engine's FIX
+/// gateway only (the hub refuses it from WebSocket clients).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderOrigin {
+    /// The FIX session, `SENDER→TARGET` (the OMS's CompID first).
+    pub fix_session: String,
+    /// ClOrdID (11) of the NewOrderSingle.
+    pub cl_ord_id: String,
+}
+
 /// A request for a new parent order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +66,8 @@ pub struct NewOrder {
     pub duration_s: f64,
     #[serde(default)]
     pub params: RetuneParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OrderOrigin>,
 }
 
 /// Commands a trader may send. Every command is checked centrally for permission.

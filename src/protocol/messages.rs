@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use super::commands::{Command, NewOrder, RetuneParams};
+pub use super::commands::{Command, NewOrder, OrderOrigin, RetuneParams};
 use super::tagged;
 
 /// Simulated time: nanoseconds since midnight of the session's trading day.
@@ -58,6 +58,30 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         t: Option<u64>,
     },
+    /// The engine's FIX sessions (order entry from OMSs): sent after the
+    /// welcome when the engine has a FIX gateway, and whenever one changes.
+    /// Transport status, outside the event stream (not journalled).
+    FixSessions {
+        sessions: Vec<FixSessionInfo>,
+    },
+}
+
+/// One FIX session of the engine's gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixSessionInfo {
+    /// `SENDER→TARGET`, the OMS's CompID first.
+    pub session: String,
+    pub user: String,
+    pub role: Role,
+    pub logged_on: bool,
+    /// The OMS's address while connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Next MsgSeqNum expected from the OMS, and the next one we send.
+    pub next_in: u64,
+    pub next_out: u64,
+    /// Orders the session sent this run.
+    pub orders: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +133,9 @@ pub struct Ack {
     /// Sequence number of the `command_applied` event, when the command reached the engine core.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The id of the order a `new_order` created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +331,9 @@ pub struct OrderInfo {
     /// The model that serves the order's decisions (adaptive orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ServedModel>,
+    /// The FIX session and ClOrdID, for an order an OMS sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OrderOrigin>,
 }
 
 /// Deployment status of a model in the registry (`models/registry.toml`).
@@ -530,6 +560,9 @@ event_kinds! {
         #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
         override_: Option<OverrideInfo>,
         strategy: String,
+        /// The order's new total quantity, when a retune changed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        qty: Option<f64>,
     } => "order_params",
     Decision(Box<DecisionInfo>) => "decision",
     ChildSent {
@@ -621,5 +654,8 @@ enum ServerMessageDe {
     Pong {
         #[serde(default)]
         t: Option<u64>,
+    },
+    FixSessions {
+        sessions: Vec<FixSessionInfo>,
     },
 }

@@ -274,8 +274,12 @@ impl SessionView {
                 params,
                 override_,
                 strategy,
+                qty,
             } => {
                 if let Some(o) = self.order_mut(order_id) {
+                    if let Some(q) = qty {
+                        o.info.qty = *q;
+                    }
                     o.info.params = params.clone();
                     o.override_ = override_.clone();
                     o.info.strategy = strategy.clone();

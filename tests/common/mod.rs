@@ -115,6 +115,7 @@ pub fn order_new(id: &str, symbol: &str, side: Side, qty: f64, strategy: &str) -
             end_ts: OPEN + 3600 * 1_000_000_000,
             params: params(),
             model: None,
+            origin: None,
         },
     }
 }
@@ -225,6 +226,7 @@ pub fn ack(id: &str, ok: bool, reason: Option<&str>) -> ServerMessage {
         ok,
         reason: reason.map(str::to_string),
         seq: None,
+        order_id: None,
     })
 }
 

@@ -26,6 +26,12 @@ impl Engine {
             Ok(()) => (true, None),
             Err(r) => (false, Some(r)),
         };
+        // A new order that was created (even one its pre-trade check then
+        // rejected) is the last one added.
+        let order_id = match cmd {
+            Command::NewOrder { .. } if ok => self.orders.last().map(|o| o.id.clone()),
+            _ => None,
+        };
         let seq = self.emit(Event::CommandApplied {
             command_id: command_id.to_string(),
             user: user.to_string(),
@@ -33,7 +39,12 @@ impl Engine {
             ok,
             reason: reason.clone(),
         });
-        CommandOutcome { ok, reason, seq }
+        CommandOutcome {
+            ok,
+            reason,
+            seq,
+            order_id,
+        }
     }
 
     pub(super) fn order_idx(&self, id: &str) -> Result<usize, String> {
@@ -50,6 +61,32 @@ impl Engine {
             return Err(format!("order {id} is {} already", st.as_str()));
         }
         Ok(i)
+    }
+
+    /// Check a new total quantity for order `i`: whole lots, more than is
+    /// already filled, within the instrument's daily volume. In lots.
+    fn new_total(&self, i: usize, qty: f64) -> Result<crate::engine::prices::Qty, String> {
+        let o = &self.orders[i];
+        let spec = &self.market.symbols[o.symbol].spec;
+        let lots = crate::engine::risk::to_lots(qty, spec.lot_size).ok_or_else(|| {
+            format!(
+                "quantity {qty} is not a positive whole number of lots of {}",
+                spec.lot_size
+            )
+        })?;
+        if lots <= o.filled {
+            return Err(format!(
+                "quantity {qty} is not above the {} already filled",
+                o.filled as f64 * spec.lot_size
+            ));
+        }
+        if qty > spec.adv {
+            return Err(format!(
+                "quantity {qty} exceeds the whole average daily volume of {} ({})",
+                spec.symbol, spec.adv
+            ));
+        }
+        Ok(lots)
     }
 
     pub(super) fn execute(&mut self, user: &str, cmd: &Command) -> Result<(), String> {
@@ -105,12 +142,23 @@ impl Engine {
                     return Err("retune names no parameter".into());
                 }
                 let p = self.retuned(self.orders[i].symbol, &self.orders[i].params, params)?;
+                let qty = match params.qty {
+                    Some(q) => Some(self.new_total(i, q)?),
+                    None => None,
+                };
+                let lot = self.market.symbols[self.orders[i].symbol].spec.lot_size;
                 let o = &mut self.orders[i];
                 o.params = p;
+                if let Some(q) = qty {
+                    o.qty = q;
+                }
                 // Re-plan the rest of the schedule from here.
                 o.anchor_ts = self.now.max(o.start_ts);
                 o.anchor_filled = o.filled;
-                self.emit_params(i);
+                self.emit_params_with(i, qty.map(|q| q as f64 * lot));
+                if qty.is_some() {
+                    self.emit_progress(i);
+                }
             }
             Command::Override {
                 order_id,

@@ -226,6 +226,7 @@ impl Engine {
             end_ts: end,
             params,
             model: served,
+            origin: req.origin.clone(),
         };
         self.emit(Event::OrderNew { order: info });
         // Pre-trade check of the whole order: more than half a day's volume
@@ -421,12 +422,18 @@ impl Engine {
     }
 
     pub(super) fn emit_params(&mut self, i: usize) {
+        self.emit_params_with(i, None);
+    }
+
+    /// `order_params`, saying the new total quantity when it changed.
+    pub(super) fn emit_params_with(&mut self, i: usize, qty: Option<f64>) {
         let o = &self.orders[i];
         let ev = Event::OrderParams {
             order_id: o.id.clone(),
             params: o.params.clone(),
             override_: o.override_.as_ref().map(|ov| ov.info()),
             strategy: o.strategy.name().into(),
+            qty,
         };
         self.emit(ev);
     }

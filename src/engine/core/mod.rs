@@ -47,6 +47,8 @@ pub struct CommandOutcome {
     pub reason: Option<String>,
     /// Seq of the `command_applied` event.
     pub seq: u64,
+    /// The order a `new_order` created.
+    pub order_id: Option<String>,
 }
 
 /// Options that are not part of the scenario.
@@ -249,6 +251,7 @@ impl Engine {
                 start_in_s: None,
                 duration_s: 0.0,
                 params: o.params.clone(),
+                origin: None,
             };
             let s = o
                 .start
