@@ -303,7 +303,10 @@ impl Session {
     }
 
     fn ask_resend(&mut self, from: u64, seen: u64, now: Instant, out: &mut Vec<Out>) {
-        if self.resend_until.is_some_and(|u| u >= seen) {
+        // One ResendRequest at a time: it asks for everything from the gap
+        // on, so later messages are covered by it too.
+        if let Some(until) = self.resend_until {
+            self.resend_until = Some(until.max(seen));
             return;
         }
         out.push(Out::Info(format!(

@@ -165,9 +165,11 @@ pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
             .max()
             .unwrap_or(0)
     };
+    // An order an OMS sent over FIX is marked ⇄ after its id.
+    let fix_mark = u16::from(state.view.orders.iter().any(|o| o.info.origin.is_some())) * 2;
     let cols = layout(
         inner.width,
-        longest(|o| &o.info.order_id),
+        longest(|o| &o.info.order_id) + fix_mark,
         longest(|o| &o.info.symbol),
     );
     let head = Style::default().fg(t.dim).add_modifier(Modifier::BOLD);
@@ -276,7 +278,13 @@ fn draw_row(
         }
         match col {
             Col::Id => {
-                put_clipped(buf, cx, y, &o.info.order_id, cw, base);
+                if o.info.origin.is_some() {
+                    let room = cw.saturating_sub(2);
+                    let nx = put_clipped(buf, cx, y, &o.info.order_id, room, base);
+                    put(buf, nx.max(cx + room) + 1, y, "⇄", 1, base.fg(t.accent));
+                } else {
+                    put_clipped(buf, cx, y, &o.info.order_id, cw, base);
+                }
             }
             Col::Sym => {
                 put_clipped(buf, cx, y, &o.info.symbol, cw, base);

@@ -271,6 +271,10 @@ fn params(app: &App, state: &ConsoleState, o: &OrderView, area: Rect, buf: &mut 
         }
         None => line(&[("override ", label), ("none", value)], buf),
     }
+    if let Some(origin) = &o.info.origin {
+        let text = format!("FIX {} · ClOrdID {}", origin.fix_session, origin.cl_ord_id);
+        line(&[("origin  ", label), (&text, value)], buf);
+    }
     if let Some(served) = &o.info.model {
         let (text, style) = model_line(state, served);
         let style = match style {

@@ -118,6 +118,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         seg("no alerts".into(), base.fg(t.dim), true, 5);
     }
+    // FIX sessions of the engine's gateway: how many OMSs are logged on,
+    // and the sequence numbers of a single session (what a FIX desk asks first).
+    if !state.fix_sessions.is_empty() {
+        let up = state.fix_sessions.iter().filter(|f| f.logged_on).count();
+        let text = match state.fix_sessions.as_slice() {
+            [one] => format!(
+                "FIX {} {} in {} out {}",
+                one.session,
+                if one.logged_on { "●" } else { "○" },
+                one.next_in,
+                one.next_out
+            ),
+            all => format!("FIX {up}/{} logged on", all.len()),
+        };
+        let style = if up == state.fix_sessions.len() {
+            base
+        } else {
+            base.fg(t.warn)
+        };
+        seg(text, style, true, 1);
+    }
     if let Some((text, warn)) = super::shadow::header_note(app) {
         let style = if warn {
             base.fg(t.warn)

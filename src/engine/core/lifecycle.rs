@@ -132,18 +132,19 @@ impl Engine {
             .symbol_index(&req.symbol)
             .ok_or_else(|| format!("unknown symbol {}", req.symbol))?;
         let spec = self.market.symbols[sym].spec.clone();
+        // Said first: a huge quantity is too much, whatever its lots.
+        if req.qty.is_finite() && req.qty > spec.adv {
+            return Err(format!(
+                "quantity {} exceeds the whole average daily volume of {} ({})",
+                req.qty, spec.symbol, spec.adv
+            ));
+        }
         let qty = risk::to_lots(req.qty, spec.lot_size).ok_or_else(|| {
             format!(
                 "quantity {} is not a positive whole number of lots of {}",
                 req.qty, spec.lot_size
             )
         })?;
-        if req.qty > spec.adv {
-            return Err(format!(
-                "quantity {} exceeds the whole average daily volume of {} ({})",
-                req.qty, spec.symbol, spec.adv
-            ));
-        }
         let params = self.retuned(sym, &self.default_params(sym), &req.params)?;
         // An adaptive order is served by a model the deployment picks: a
         // canary within its share, else the champion.
