@@ -20,9 +20,9 @@
 #include <quickfix/fix44/OrderCancelRequest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -407,7 +407,7 @@ bool parseNumber(const std::string& s, double& out)
   char* end = nullptr;
   errno = 0;
   out = std::strtod(s.c_str(), &end);
-  return errno == 0 && *end == '\0';
+  return errno == 0 && *end == '\0' && std::isfinite(out);  // strtod also takes nan and inf
 }
 
 Options parseOptions(int argc, char** argv)

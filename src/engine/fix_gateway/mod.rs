@@ -538,11 +538,16 @@ impl Gateway {
         }
     }
 
+    /// Order ids are a run's own: a fresh run numbers its orders from P-1 again.
+    fn current_key(&self, order_id: &str) -> String {
+        format!("current.{}.{order_id}", self.engine.shared.instance_id)
+    }
+
     fn current_cl_ord_id(&self, session: &str, order_id: &str) -> Option<String> {
         let slot = self.slot(session)?.lock().expect("fix slot");
         slot.session
             .store()
-            .fact(&format!("current.{order_id}"))
+            .fact(&self.current_key(order_id))
             .map(str::to_string)
     }
 
@@ -552,7 +557,7 @@ impl Gateway {
             if let Err(e) = s
                 .session
                 .store_mut()
-                .set_fact(&format!("current.{order_id}"), cl)
+                .set_fact(&self.current_key(order_id), cl)
             {
                 warn!("FIX {session}: {e:#}");
             }
