@@ -312,7 +312,7 @@ async fn bad_input_gets_a_reason_and_the_connection_stays_up() {
         ),
         (
             r#"{"type":"command","id":"b6","command":{"kind":"new_order","order":{"symbol":"ACME","side":"buy","qty":1e300,"strategy":"twap","duration_s":60}}}"#.into(),
-            "not a positive whole number",
+            "quantity 1e300 exceeds the whole average daily volume",
         ),
         (
             r#"{"type":"command","id":"b7","command":{"kind":"new_order","order":{"symbol":"ZZZZ","side":"buy","qty":100,"strategy":"twap","duration_s":60}}}"#.into(),

@@ -134,9 +134,15 @@ impl Engine {
         let spec = self.market.symbols[sym].spec.clone();
         // Said first: a huge quantity is too much, whatever its lots.
         if req.qty.is_finite() && req.qty > spec.adv {
+            // 1e18 reads better than its nineteen digits.
+            let qty = if req.qty >= 1e12 {
+                format!("{:e}", req.qty)
+            } else {
+                req.qty.to_string()
+            };
             return Err(format!(
-                "quantity {} exceeds the whole average daily volume of {} ({})",
-                req.qty, spec.symbol, spec.adv
+                "quantity {qty} exceeds the whole average daily volume of {} ({})",
+                spec.symbol, spec.adv
             ));
         }
         let qty = risk::to_lots(req.qty, spec.lot_size).ok_or_else(|| {
