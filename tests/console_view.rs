@@ -494,3 +494,80 @@ fn kill_switch_dialog_hint_is_whole_at_80_columns() {
         text(&buf)
     );
 }
+
+#[test]
+fn an_order_from_an_oms_shows_its_fix_session_and_the_header_the_sessions() {
+    let mut app = trader_app();
+    let mut fx = next_fx(&app);
+    let Event::OrderNew { order } = order_new("P-9", "ACME", Side::Buy, 3000.0, "twap") else {
+        unreachable!()
+    };
+    let order = OrderInfo {
+        origin: Some(OrderOrigin {
+            fix_session: "OMS1→VIGIL".into(),
+            cl_ord_id: "A-77".into(),
+        }),
+        ..order
+    };
+    app.feed(&[
+        fx.ev(Event::OrderNew { order }),
+        ServerMessage::FixSessions {
+            sessions: vec![FixSessionInfo {
+                session: "OMS1→VIGIL".into(),
+                user: "desk".into(),
+                role: Role::Trader,
+                logged_on: true,
+                peer: Some("127.0.0.1:40000".into()),
+                next_in: 12,
+                next_out: 40,
+                orders: 1,
+            }],
+        },
+    ]);
+    let buf = draw(&app, 160, 45);
+    assert!(
+        line_of(&buf, 0).contains("FIX OMS1→VIGIL ● in 12 out 40"),
+        "{}",
+        line_of(&buf, 0)
+    );
+    let (_, y) = find(&buf, "P-9").expect("the FIX order in the blotter");
+    let row = line_of(&buf, y);
+    let id_cell = &row[row.find("P-9").unwrap()..row.find("ACME").unwrap()];
+    assert_eq!(id_cell.trim_end(), "P-9   ⇄", "{row}");
+    let (_, other) = find(&buf, "P-1").unwrap();
+    assert!(
+        !line_of(&buf, other).contains('⇄'),
+        "only the FIX order is marked"
+    );
+    // Its detail names where it came from.
+    for _ in 0..10 {
+        if text(&draw(&app, 160, 45)).contains("ClOrdID A-77") {
+            break;
+        }
+        app.update(key('j'), Instant::now());
+    }
+    let screen = text(&draw(&app, 160, 45));
+    assert!(
+        screen.contains("origin  FIX OMS1→VIGIL · ClOrdID A-77"),
+        "{screen}"
+    );
+    // Logged out: the header says so.
+    app.feed(&[ServerMessage::FixSessions {
+        sessions: vec![FixSessionInfo {
+            session: "OMS1→VIGIL".into(),
+            user: "desk".into(),
+            role: Role::Trader,
+            logged_on: false,
+            peer: None,
+            next_in: 12,
+            next_out: 41,
+            orders: 1,
+        }],
+    }]);
+    let buf = draw(&app, 160, 45);
+    assert!(
+        line_of(&buf, 0).contains("FIX OMS1→VIGIL ○"),
+        "{}",
+        line_of(&buf, 0)
+    );
+}
