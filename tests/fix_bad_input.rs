@@ -109,6 +109,16 @@ impl Oms {
         }
     }
 
+    /// The next ExecutionReport that is not a fill (fills may come first).
+    async fn next_report(&mut self) -> Message {
+        loop {
+            let er = self.next_of("8").await;
+            if er.get(150) != Some("F") {
+                return er;
+            }
+        }
+    }
+
     async fn logon(&mut self) {
         self.send(Body::new("A").set(98, 0).set(108, 30)).await;
         let m = self.next().await.expect("a Logon answer");
@@ -352,6 +362,50 @@ async fn bad_input_gets_the_answer_fix_prescribes() {
     let er = viewer.next_of("8").await;
     assert_eq!(er.get(39), Some("8"), "{}", er.display());
     assert!(er.get(58).unwrap().contains("viewer"), "{}", er.display());
+
+    // What a trader does at the console reaches the OMS too: the kill
+    // switch suspends its order, releasing it restates it, a cancel cancels it.
+    let console = |c: Command| {
+        let h = engine.handle.clone();
+        async move { h.command("k", "alice", Role::Trader, c).await.unwrap() }
+    };
+    assert!(
+        console(Command::KillSwitch {
+            reason: Some("venue acting up".into())
+        })
+        .await
+        .ok
+    );
+    let er = oms.next_report().await;
+    assert_eq!(
+        (er.get(11), er.get(150), er.get(39)),
+        (Some("G-1"), Some("9"), Some("9")),
+        "{}",
+        er.display()
+    );
+    assert!(console(Command::ResumeAll).await.ok);
+    let er = oms.next_report().await;
+    assert_eq!(
+        (er.get(150), er.get(378)),
+        (Some("D"), Some("4")),
+        "{}",
+        er.display()
+    );
+    assert!(
+        console(Command::Cancel {
+            order_id: order_id.clone()
+        })
+        .await
+        .ok
+    );
+    let er = oms.next_report().await;
+    assert_eq!(
+        (er.get(11), er.get(150), er.get(39), er.get(151)),
+        (Some("G-1"), Some("4"), Some("4"), Some("0")),
+        "{}",
+        er.display()
+    );
+    assert!(er.get(58).unwrap().contains("alice"), "{}", er.display());
 
     // Through all of it the engine kept working: the FIX order is in its
     // view, with where it came from.

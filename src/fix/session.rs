@@ -873,6 +873,84 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// Seeded mutations of real messages, and random bytes, through the
+    /// framer and the session: whatever arrives, nothing panics.
+    #[test]
+    fn mutated_input_never_panics() {
+        let d = dir("fuzz");
+        let mut s = session(&d);
+        logon(&mut s, 1);
+        let samples: Vec<Vec<u8>> = [
+            Body::new("D")
+                .set(11, "A-1")
+                .set(55, "ACME")
+                .set(54, 1)
+                .set(38, 100)
+                .set(40, 1),
+            Body::new("2").set(7, 1).set(16, 0),
+            Body::new("4").set(123, "Y").set(36, 9),
+            Body::new("4").set(36, 3),
+            Body::new("1").set(112, "T"),
+            Body::new("5"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            encode(
+                &Header {
+                    sender: "OMS1",
+                    target: "VIGIL",
+                    seq: i as u64 + 2,
+                    sending_time: "20261203-10:00:00",
+                    orig_sending_time: None,
+                },
+                b,
+            )
+        })
+        .collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut framer = Framer::default();
+        let now = Instant::now();
+        for round in 0..20_000 {
+            let mut bytes = samples[(next() % samples.len() as u64) as usize].clone();
+            match round % 4 {
+                0 => {
+                    let i = (next() % bytes.len() as u64) as usize;
+                    bytes[i] = next() as u8;
+                }
+                1 => bytes.truncate((next() % bytes.len() as u64) as usize),
+                2 => bytes = (0..(next() % 64)).map(|_| next() as u8).collect(),
+                _ => {
+                    let i = (next() % bytes.len() as u64) as usize;
+                    bytes.insert(i, [b'=', 0x01, b'9', b'8'][(next() % 4) as usize]);
+                }
+            }
+            framer.push(&bytes);
+            while let Some(frame) = framer.next_frame() {
+                let outs = match frame {
+                    Frame::Message(m, _) => s.on_message(m, now),
+                    Frame::Unreadable { seq, msg_type, bad } => {
+                        s.on_unreadable(seq, msg_type.as_deref(), &bad.text, now)
+                    }
+                    Frame::Garbled(_) => continue,
+                };
+                if outs.iter().any(|o| matches!(o, Out::Disconnect(_))) {
+                    s.disconnected();
+                    let seq = s.next_in();
+                    logon(&mut s, seq);
+                }
+            }
+            assert!(framer.pending() <= 2 * super::super::message::MAX_BODY);
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn heartbeats_and_test_requests() {
         let d = dir("hb");
