@@ -79,6 +79,10 @@ pub struct EngineArgs {
     pub journal_sync: SyncPolicy,
     #[command(flatten)]
     pub fix: FixArgs,
+    /// Publish events to, and take commands from, a NATS server with JetStream
+    /// (e.g. nats://127.0.0.1:4222), as --engine-id.
+    #[arg(long)]
+    pub nats: Option<String>,
 }
 
 /// Order entry from OMSs over FIX 4.4.
@@ -175,6 +179,14 @@ pub fn check_speed(speed: f64) -> Result<()> {
 pub async fn run(args: EngineArgs) -> Result<()> {
     check_speed(args.speed)?;
     let fix = fix_plan(&args.fix)?;
+    if args.nats.is_some() {
+        super::bus::check_engine_id(&args.engine_id)?;
+    }
+    let bus = |market: String| {
+        args.nats
+            .as_ref()
+            .map(|url| super::bus::BusOptions::new(url.clone(), args.engine_id.clone(), market))
+    };
     let scenario = args
         .session
         .scenario
@@ -255,10 +267,18 @@ pub async fn run(args: EngineArgs) -> Result<()> {
                 .unwrap_or_default()
         );
         let scenario = recovered.scenario.clone();
+        let market = scenario.name.clone();
         let running =
             serve::start_recovered(recovered, options(scenario, tokens, tls, None)).await?;
-        return serve_until_stopped(running, fix).await;
+        return serve_until_stopped(running, fix, bus(market)).await;
     }
+    let market = match &replay {
+        Some(path) => format!("replay:{}", path.display()),
+        None => scenario
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| "default".into()),
+    };
     let running = match replay {
         None => {
             let scenario = match scenario {
@@ -289,12 +309,16 @@ pub async fn run(args: EngineArgs) -> Result<()> {
             serve::start_engine(engine, options(scenario, tokens, tls, capture)).await?
         }
     };
-    serve_until_stopped(running, fix).await
+    serve_until_stopped(running, fix, bus(market)).await
 }
 
 /// Serve until the hub fails or Ctrl-C; on Ctrl-C the engine finishes its
 /// journal (the clean-shutdown mark) before the process exits.
-async fn serve_until_stopped(running: RunningEngine, fix: Option<FixPlan>) -> Result<()> {
+async fn serve_until_stopped(
+    running: RunningEngine,
+    fix: Option<FixPlan>,
+    bus: Option<super::bus::BusOptions>,
+) -> Result<()> {
     println!("vigil engine listening on {}", running.url());
     if let Some(j) = &running.journal {
         println!("recording to {}", j.display());
@@ -315,6 +339,15 @@ async fn serve_until_stopped(running: RunningEngine, fix: Option<FixPlan>) -> Re
                 plan.store.display()
             );
             Some(g)
+        }
+        None => None,
+    };
+    let bus = match bus {
+        Some(opts) => {
+            let url = opts.url.clone();
+            let b = super::bus::start(opts, running.handle.clone(), running.access.clone()).await?;
+            println!("on the bus at {url} as {}", running.handle.shared.engine_id);
+            Some(b)
         }
         None => None,
     };
@@ -340,6 +373,16 @@ async fn serve_until_stopped(running: RunningEngine, fix: Option<FixPlan>) -> Re
     match tokio::task::spawn_blocking(move || thread.join()).await? {
         Ok(r) => r.context("the engine stopped with an error")?,
         Err(_) => bail!("the engine thread panicked"),
+    }
+    if let Some(b) = &bus {
+        // The engine's last events reach the server before the process goes.
+        let last = *handle.shared.published.borrow();
+        if !b.drain(last, std::time::Duration::from_secs(3)).await {
+            eprintln!(
+                "the bus did not acknowledge the last events by shutdown (the journal has them)"
+            );
+        }
+        b.stop();
     }
     served
 }

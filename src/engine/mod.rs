@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod bus;
 pub mod capture_session;
 pub mod cli;
 pub mod core;

@@ -55,6 +55,8 @@ pub struct RunningEngine {
     pub thread: std::thread::JoinHandle<Result<()>>,
     pub hub: tokio::task::JoinHandle<Result<()>>,
     pub tls: bool,
+    /// The tokens and login limits the hub checks, for other transports (the bus).
+    pub access: std::sync::Arc<Access>,
 }
 
 impl RunningEngine {
@@ -130,10 +132,11 @@ async fn launch(
     let addr = listener.local_addr()?;
     let (handle, thread) = runner::spawn(engine, runner)?;
     let tls = opts.tls.is_some();
+    let access = Access::new(opts.tokens);
     let hub = tokio::spawn(hub::serve(
         listener,
         handle.clone(),
-        Access::new(opts.tokens),
+        access.clone(),
         opts.tls,
     ));
     Ok(RunningEngine {
@@ -143,5 +146,6 @@ async fn launch(
         thread,
         hub,
         tls,
+        access,
     })
 }

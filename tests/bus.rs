@@ -1,0 +1,272 @@
+//! The engine on a real NATS server with JetStream (Debian's nats-server,
+//! started here on a free port with its own store): every event on the
+//! stream, gap-free, in order, the same frames a WebSocket client gets;
+//! commands by request/reply through the same guard; bad requests refused;
+//! a second engine with the same name refused; a server restart mid-session
+//! with nothing lost.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use support::*;
+use vigil::engine::bus::{self, BusOptions};
+use vigil::protocol::*;
+
+struct NatsServer {
+    child: Child,
+    port: u16,
+    store: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl NatsServer {
+    fn start(port: u16, store: &Path) -> NatsServer {
+        let child = Process::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server (./test installs it from Debian's packages)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        NatsServer {
+            child,
+            port,
+            store: store.to_path_buf(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        *self = NatsServer::start(self.port, &self.store.clone());
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vigil-bus-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Every event on the engine's stream, in stream order, as (seq, event).
+async fn read_stream(url: &str, engine: &str, want_last: u64) -> Vec<EventEnvelope> {
+    let client = async_nats::connect(url).await.unwrap();
+    let js = jetstream::new(client);
+    let stream = js
+        .get_stream(format!("VIGIL_{}", engine.replace('-', "_")))
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while out.last().map(|e: &EventEnvelope| e.seq) < Some(want_last) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = match tokio::time::timeout(left, messages.next()).await {
+            Ok(Some(Ok(m))) => m,
+            other => panic!(
+                "the stream stopped at {:?} of {want_last}: {:?}",
+                out.last().map(|e| e.seq),
+                other.map(|o| o.map(|r| r.map(|_| ())))
+            ),
+        };
+        let text = std::str::from_utf8(&m.payload).unwrap();
+        let ServerMessage::Event(env) = decode_server(text).unwrap() else {
+            panic!("not an event frame: {text:.120}")
+        };
+        let header_seq = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Vigil-Seq"))
+            .map(|v| v.as_str().to_string());
+        assert_eq!(header_seq, Some(env.seq.to_string()));
+        assert!(
+            m.subject
+                .ends_with(&format!(".events.{}", env.event.kind())),
+            "{}",
+            m.subject
+        );
+        out.push(env);
+    }
+    out
+}
+
+async fn request(client: &async_nats::Client, engine: &str, body: String) -> ServerMessage {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(format!("vigil.{engine}.cmd"), body.into()),
+    )
+    .await
+    .expect("an answer on the reply subject")
+    .unwrap();
+    decode_server(std::str::from_utf8(&reply.payload).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_commands_over_jetstream() {
+    let dir = tempdir("e2e");
+    let mut server = NatsServer::start(free_port(), &dir.join("js"));
+    let engine = start_engine("default", 3, 300.0, None).await;
+    let on_bus = bus::start(
+        BusOptions::new(server.url(), "eng-a", "default"),
+        engine.handle.clone(),
+        engine.access.clone(),
+    )
+    .await
+    .unwrap();
+
+    // A second engine under the same name is refused.
+    let other = start_engine("calm", 4, 1.0, None).await;
+    let refused = bus::start(
+        BusOptions::new(server.url(), "eng-a", "calm"),
+        other.handle.clone(),
+        other.access.clone(),
+    )
+    .await
+    .err()
+    .expect("a second eng-a must not start");
+    assert!(
+        refused.to_string().contains("another engine named eng-a"),
+        "{refused:#}"
+    );
+
+    // Commands: a trader's pause is applied and journalled with the user; a
+    // viewer is refused by the same guard; bad requests get error frames.
+    let client = async_nats::connect(server.url()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ack = request(&client, "eng-a", format!(r#"{{"type":"command","id":"b1","token":"{TRADER}","command":{{"kind":"pause","order_id":"P-1"}}}}"#)).await;
+    let ServerMessage::Ack(ack) = ack else {
+        panic!("{ack:?}")
+    };
+    assert!(ack.ok, "{ack:?}");
+    let pause_seq = ack.seq.unwrap();
+    let ack = request(&client, "eng-a", format!(r#"{{"type":"command","id":"b2","token":"{VIEWER}","command":{{"kind":"resume","order_id":"P-1"}}}}"#)).await;
+    let ServerMessage::Ack(ack) = ack else {
+        panic!("{ack:?}")
+    };
+    assert!(
+        !ack.ok && ack.reason.as_deref().unwrap_or("").contains("permission"),
+        "{ack:?}"
+    );
+    for (body, code) in [
+        ("not json".to_string(), ErrorCode::Malformed),
+        (
+            r#"{"type":"command","id":"b3","token":"nope","command":{"kind":"resume_all"}}"#
+                .to_string(),
+            ErrorCode::Unauthenticated,
+        ),
+        (
+            format!(
+                r#"{{"type":"command","id":"b4","token":"{TRADER}","command":{{"kind":"explode"}}}}"#
+            ),
+            ErrorCode::Malformed,
+        ),
+        (
+            format!(
+                r#"{{"type":"hello","id":"b5","token":"{TRADER}","command":{{"kind":"resume_all"}}}}"#
+            ),
+            ErrorCode::BadRequest,
+        ),
+    ] {
+        match request(&client, "eng-a", body.clone()).await {
+            ServerMessage::Error { code: c, .. } => assert_eq!(c, code, "{body}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    let ack = request(&client, "eng-a", format!(r#"{{"type":"command","id":"b6","token":"{TRADER}","command":{{"kind":"pause","order_id":"P-404"}}}}"#)).await;
+    let ServerMessage::Ack(ack) = ack else {
+        panic!("{ack:?}")
+    };
+    assert!(
+        !ack.ok
+            && ack
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("unknown order"),
+        "{ack:?}"
+    );
+
+    // The server goes away and comes back mid-session: the engine trades on,
+    // and the stream ends up with every event, once, in order.
+    server.restart();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let last = *engine.handle.shared.published.borrow();
+    assert!(
+        on_bus.drain(last, Duration::from_secs(30)).await,
+        "events after the restart were not republished"
+    );
+    let events = read_stream(&server.url(), "eng-a", last).await;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "gap or duplicate on the stream");
+    }
+    // The same frames the engine's own log holds, the pause by its user.
+    let log: Vec<(u64, String)> = engine
+        .handle
+        .shared
+        .log
+        .lock()
+        .unwrap()
+        .read_from(1, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(s, f)| (s, f.to_string()))
+        .collect();
+    for (env, (seq, frame)) in events.iter().zip(&log) {
+        assert_eq!(env.seq, *seq);
+        let ServerMessage::Event(logged) = decode_server(frame).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(&logged, env);
+    }
+    assert!(events.iter().any(|e| e.seq == pause_seq
+        && matches!(&e.event, Event::CommandApplied { user, ok: true, .. } if user == "alice")));
+
+    // A late joiner starts from the keyframe.
+    let js = jetstream::new(client.clone());
+    let kv = js.get_key_value("vigil_keyframes").await.unwrap();
+    let frame = kv.get("eng-a").await.unwrap().expect("a keyframe");
+    let ServerMessage::Snapshot(view) =
+        decode_server(std::str::from_utf8(&frame).unwrap()).unwrap()
+    else {
+        panic!()
+    };
+    assert!(view.seq > 0 && view.order("P-1").is_some());
+    on_bus.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
