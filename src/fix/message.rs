@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 
 pub const SOH: u8 = 0x01;
 pub const BEGIN_STRING: &str = "FIX.4.4";
+/// Largest sequence number taken (2^53: exact in every peer's arithmetic).
+pub const MAX_SEQ: u64 = 1 << 53;
 /// Largest body accepted; a longer declared length is garbage, not a message.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -43,8 +45,11 @@ impl Message {
         self.get(35).unwrap_or("")
     }
 
+    /// MsgSeqNum (34), if it is a sequence number at all.
     pub fn seq_num(&self) -> Option<u64> {
-        self.get(34).and_then(|v| v.parse().ok())
+        self.get(34)
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| (1..=MAX_SEQ).contains(&n))
     }
 
     /// A tag present more than once (other than in repeating groups, which

@@ -148,6 +148,16 @@ impl Session {
     /// Session messages are not kept (a resend replaces them by a gap fill),
     /// only the number they used.
     fn stamp(&mut self, body: &Body, now: Instant) -> Result<Vec<u8>> {
+        self.stamp_noting(body, now, None)
+    }
+
+    /// `stamp`, with an application fact written in the same store record.
+    fn stamp_noting(
+        &mut self,
+        body: &Body,
+        now: Instant,
+        fact: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>> {
         let seq = self.store.next_out();
         let sending_time = utc_timestamp(SystemTime::now());
         let bytes = encode(
@@ -160,10 +170,10 @@ impl Session {
             },
             body,
         );
-        if body.is_admin() {
-            self.store.record_sent(seq, &[])?;
-        } else {
-            self.store.record_sent(seq, &bytes)?;
+        let kept: &[u8] = if body.is_admin() { &[] } else { &bytes };
+        match fact {
+            Some((key, value)) => self.store.record_sent_with_fact(seq, kept, key, value)?,
+            None => self.store.record_sent(seq, kept)?,
         }
         self.last_out = now;
         Ok(bytes)
@@ -172,6 +182,17 @@ impl Session {
     /// An application message: numbered and stored whether or not the OMS
     /// is connected; the bytes are for the connection if there is one (an
     /// OMS that was away asks for them with a ResendRequest on its Logon).
+    pub fn send_app_noting(
+        &mut self,
+        body: &Body,
+        now: Instant,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<u8>> {
+        debug_assert!(!body.is_admin());
+        self.stamp_noting(body, now, Some((key, value)))
+    }
+
     pub fn send_app(&mut self, body: &Body, now: Instant) -> Result<Vec<u8>> {
         debug_assert!(!body.is_admin());
         self.stamp(body, now)
@@ -235,15 +256,16 @@ impl Session {
     /// The first message of a connection, already known to be a Logon for
     /// this session's CompIDs.
     pub fn on_logon(&mut self, msg: &Message, now: Instant) -> Vec<Out> {
-        self.last_in = now;
         if self.state != State::Idle {
             // Another connection holds the session: refuse this one without
-            // touching the live one's sequence numbers.
+            // touching the live one (not even its last-heard time, or a
+            // half-open old connection would never time out).
             return vec![Out::Disconnect(format!(
                 "session {} is already logged on",
                 self.config.name()
             ))];
         }
+        self.last_in = now;
         let Some(seq) = msg.seq_num() else {
             return vec![Out::Disconnect("Logon without a MsgSeqNum (34)".into())];
         };
@@ -254,11 +276,11 @@ impl Session {
             );
         }
         let hb = match msg.get(108).map(str::parse::<u64>) {
-            Some(Ok(s)) if (1..=3600).contains(&s) => s,
+            Some(Ok(s)) if s <= 3600 => s,
             _ => {
                 return self.logout_and_close(
                     format!(
-                        "HeartBtInt (108) must be 1-3600 seconds, got {:?}",
+                        "HeartBtInt (108) must be 0-3600 seconds, got {:?}",
                         msg.get(108).unwrap_or("")
                     ),
                     now,
@@ -267,7 +289,7 @@ impl Session {
         };
         let reset = msg.get(141) == Some("Y");
         if reset {
-            if let Err(e) = self.store.reset() {
+            if let Err(e) = self.store.reset("cl.") {
                 return vec![
                     Out::Warn(format!("FIX store: {e:#}")),
                     Out::Disconnect("store not writable".into()),
@@ -296,7 +318,7 @@ impl Session {
         self.send(answer, now, &mut out);
         if seq > expected {
             self.ask_resend(expected, seq, now, &mut out);
-        } else if let Err(e) = self.store.set_next_in(seq + 1) {
+        } else if let Err(e) = self.store.set_next_in(seq.saturating_add(1)) {
             out.push(Out::Warn(format!("FIX store: {e:#}")));
         }
         out
@@ -340,8 +362,17 @@ impl Session {
         out
     }
 
+    /// The application has handled the message `seq` delivered to it.
+    pub fn app_handled(&mut self, seq: u64) -> Vec<Out> {
+        let mut out = Vec::new();
+        if seq == self.store.next_in() {
+            self.consume(seq, &mut out);
+        }
+        out
+    }
+
     fn consume(&mut self, seq: u64, out: &mut Vec<Out>) {
-        if let Err(e) = self.store.set_next_in(seq + 1) {
+        if let Err(e) = self.store.set_next_in(seq.saturating_add(1)) {
             out.push(Out::Warn(format!("FIX store: {e:#}")));
         }
         if self.resend_until.is_some_and(|u| seq >= u) {
@@ -352,6 +383,8 @@ impl Session {
     /// Every message after the Logon.
     pub fn on_message(&mut self, msg: Message, now: Instant) -> Vec<Out> {
         self.last_in = now;
+        // Anything the peer sends shows it is alive, whatever a TestRequest asked.
+        self.test_request = None;
         let mut out = Vec::new();
         let msg_type = msg.msg_type().to_string();
         if msg.get(49) != Some(self.config.sender_comp_id.as_str())
@@ -476,7 +509,12 @@ impl Session {
                     now,
                 ));
             }
-            _ => out.push(Out::Deliver(msg)),
+            _ => {
+                // Consumed by `app_handled` once the application is done
+                // with it: a crash in between leaves it to be resent.
+                out.push(Out::Deliver(msg));
+                return out;
+            }
         }
         if msg_type != "4" {
             self.consume(seq, &mut out);
@@ -604,7 +642,19 @@ impl Session {
 
     fn new_seq_no(&mut self, msg: &Message, now: Instant, out: &mut Vec<Out>) -> Option<u64> {
         match msg.get(36).map(str::parse::<u64>) {
-            Some(Ok(n)) => Some(n),
+            Some(Ok(n)) if n <= super::message::MAX_SEQ => Some(n),
+            Some(Ok(n)) => {
+                let text = format!("NewSeqNo {n} is beyond any sequence number");
+                out.extend(self.reject(
+                    msg.seq_num(),
+                    Some("4"),
+                    reject::VALUE_INCORRECT,
+                    Some(36),
+                    &text,
+                    now,
+                ));
+                None
+            }
             Some(Err(_)) => {
                 out.extend(self.reject(
                     msg.seq_num(),
@@ -688,6 +738,8 @@ impl Session {
                     out.push(Out::Disconnect("no answer to our Logout".into()));
                 }
             }
+            // HeartBtInt 0: the peer asked for no heartbeats.
+            State::Active if self.heartbeat.is_zero() => {}
             State::Active => {
                 let silence = now.duration_since(self.last_in);
                 let patience = self.heartbeat.mul_f64(1.2);

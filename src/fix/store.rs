@@ -8,6 +8,7 @@
 //! `R <seq>`               the next expected incoming MsgSeqNum is now `seq`
 //! `N <seq>`               the next outgoing MsgSeqNum is now `seq` (resets)
 //! `K <key> <value>`       an application fact (last write wins)
+//! `D <prefix>`            facts whose key starts with `prefix` forgotten
 //!
 //! Each record is one `write`: it survives the process being killed. With
 //! `sync` it is also fsync'd, so it survives the machine (the cost is one
@@ -115,6 +116,7 @@ impl SessionStore {
                 let keep = self.next_out;
                 self.sent.retain(|s, _| *s < keep);
             }
+            ("D", Some(prefix), None) => self.facts.retain(|k, _| !k.starts_with(prefix)),
             ("K", Some(key), value) => {
                 self.facts
                     .insert(key.to_string(), value.unwrap_or("").to_string());
@@ -156,11 +158,29 @@ impl SessionStore {
     }
 
     /// Both sequence numbers back to 1 (Logon with ResetSeqNumFlag).
-    pub fn reset(&mut self) -> Result<()> {
-        self.append("N 1\nR 1\n")?;
+    /// (and the facts under `forget` dropped: a new FIX day, ClOrdIDs may repeat).
+    pub fn reset(&mut self, forget: &str) -> Result<()> {
+        self.append(&format!("N 1\nR 1\nD {forget}\n"))?;
         self.next_out = 1;
         self.next_in = 1;
         self.sent.clear();
+        self.facts.retain(|k, _| !k.starts_with(forget));
+        Ok(())
+    }
+
+    /// Record a sent message and a fact in one write (the fact says the
+    /// message was made: a crash keeps both or neither, short of a torn write).
+    pub fn record_sent_with_fact(
+        &mut self,
+        seq: u64,
+        bytes: &[u8],
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        self.append(&format!("S {seq} {}\nK {key} {value}\n", hex(bytes)))?;
+        self.sent.insert(seq, bytes.to_vec());
+        self.next_out = seq + 1;
+        self.facts.insert(key.to_string(), value.to_string());
         Ok(())
     }
 

@@ -35,10 +35,17 @@ pub(super) async fn accept_loop(listener: TcpListener, gateway: Arc<Gateway>) {
     }
 }
 
-/// Hand the session's answers to the connection (or log them).
-pub(super) fn deliver_outs(slot: &Mutex<Slot>, outs: Vec<Out>) -> Vec<Message> {
-    let mut delivered = Vec::new();
+/// Run `f` on the session and hand its answers to the connection, under
+/// one lock: what the session numbered goes out in that order, never behind
+/// a report another task sends meanwhile. Returns the application messages
+/// it delivered.
+pub(super) fn step(
+    slot: &Mutex<Slot>,
+    f: impl FnOnce(&mut crate::fix::Session) -> Vec<Out>,
+) -> Vec<Message> {
     let mut slot = slot.lock().expect("fix slot");
+    let outs = f(&mut slot.session);
+    let mut delivered = Vec::new();
     for o in outs {
         match o {
             Out::Send(bytes) => {
@@ -58,6 +65,12 @@ pub(super) fn deliver_outs(slot: &Mutex<Slot>, outs: Vec<Out>) -> Vec<Message> {
         }
     }
     delivered
+}
+
+/// Does this connection still hold the session?
+fn still_ours(slot: &Mutex<Slot>, peer: SocketAddr) -> bool {
+    let s = slot.lock().expect("fix slot");
+    s.link.is_some() && s.peer == Some(peer)
 }
 
 async fn read_first(stream: &mut TcpStream, framer: &mut Framer) -> Option<Message> {
@@ -119,12 +132,12 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, gateway: Arc<Gatewa
         if accepted {
             s.link = Some(tx.clone());
             s.peer = Some(peer);
-        } else {
-            // Refused: its answers go straight out on this connection only.
-            for o in &outs {
-                if let Out::Send(b) = o {
-                    let _ = tx.send(b.clone());
-                }
+        }
+        // The answers go out before the lock is let go (and, refused, on
+        // this connection only).
+        for o in &outs {
+            if let Out::Send(b) = o {
+                let _ = tx.send(b.clone());
             }
         }
         (outs, accepted)
@@ -149,8 +162,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, gateway: Arc<Gatewa
         let _ = tokio::time::timeout(Duration::from_secs(2), write_task).await;
         return;
     }
-    let delivered = deliver_outs(&slot, outs);
-    debug_assert!(delivered.is_empty());
+    for o in outs {
+        match o {
+            Out::Warn(w) => warn!("FIX {w}"),
+            Out::Info(i) => info!("FIX {i}"),
+            _ => {}
+        }
+    }
     gateway.publish_status();
     info!(%peer, "FIX {name}: logged on");
 
@@ -158,49 +176,52 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, gateway: Arc<Gatewa
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     'conn: loop {
-        if slot.lock().expect("fix slot").link.is_none() {
-            break;
+        // Frames already read (a Logon may come with more behind it) first.
+        while let Some(frame) = framer.next_frame() {
+            let now = Instant::now();
+            let delivered = match frame {
+                Frame::Message(m, _) => {
+                    debug!("FIX {name} in: {}", m.display());
+                    step(&slot, |s| s.on_message(m, now))
+                }
+                Frame::Garbled(g) => {
+                    // FIX: a garbled message is ignored, its sequence
+                    // number not consumed, the session kept.
+                    warn!(%peer, "FIX {name}: discarded a garbled frame: {g}");
+                    continue;
+                }
+                Frame::Unreadable { seq, msg_type, bad } => step(&slot, |s| {
+                    s.on_unreadable(seq, msg_type.as_deref(), &bad.text, now)
+                }),
+            };
+            for app in delivered {
+                let seq = app.seq_num().unwrap_or(0);
+                gateway.on_app(&name, app).await;
+                // Consumed once handled: a crash before this leaves the
+                // message to be resent, not lost.
+                step(&slot, |s| s.app_handled(seq));
+            }
+            gateway.publish_status();
+            if !still_ours(&slot, peer) {
+                break 'conn;
+            }
+        }
+        if framer.pending() > MAX_PENDING {
+            warn!(%peer, "FIX {name}: {} bytes without a complete message: disconnecting", framer.pending());
+            break 'conn;
         }
         tokio::select! {
             read = reader.read(&mut buf) => {
-                let n = match read {
+                match read {
                     Ok(0) | Err(_) => break 'conn,
-                    Ok(n) => n,
-                };
-                framer.push(&buf[..n]);
-                while let Some(frame) = framer.next_frame() {
-                    let now = Instant::now();
-                    let outs = match frame {
-                        Frame::Message(m, _) => {
-                            debug!("FIX {name} in: {}", m.display());
-                            slot.lock().expect("fix slot").session.on_message(m, now)
-                        }
-                        Frame::Garbled(g) => {
-                            // FIX: a garbled message is ignored, its sequence
-                            // number not consumed, the session kept.
-                            warn!(%peer, "FIX {name}: discarded a garbled frame: {g}");
-                            continue;
-                        }
-                        Frame::Unreadable { seq, msg_type, bad } => {
-                            slot.lock().expect("fix slot").session.on_unreadable(seq, msg_type.as_deref(), &bad.text, now)
-                        }
-                    };
-                    for app in deliver_outs(&slot, outs) {
-                        gateway.on_app(&name, app).await;
-                    }
-                    gateway.publish_status();
-                    if slot.lock().expect("fix slot").link.is_none() {
-                        break 'conn;
-                    }
-                }
-                if framer.pending() > MAX_PENDING {
-                    warn!(%peer, "FIX {name}: {} bytes without a complete message: disconnecting", framer.pending());
-                    break 'conn;
+                    Ok(n) => framer.push(&buf[..n]),
                 }
             }
             _ = tick.tick() => {
-                let outs = slot.lock().expect("fix slot").session.on_tick(Instant::now());
-                deliver_outs(&slot, outs);
+                step(&slot, |s| s.on_tick(Instant::now()));
+                if !still_ours(&slot, peer) {
+                    break 'conn;
+                }
             }
         }
     }

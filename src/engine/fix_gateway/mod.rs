@@ -47,6 +47,8 @@ pub struct Gateway {
     book: Mutex<Book>,
     /// Prefix of ExecIDs: unique across runs of the engine.
     exec_prefix: String,
+    /// The last engine event the report loop has been through.
+    processed: tokio::sync::watch::Sender<u64>,
 }
 
 /// A running acceptor.
@@ -65,11 +67,20 @@ impl Gateway {
     /// Send an application message on a session: numbered and stored even
     /// while the OMS is away (it gets it on its next Logon, by resend).
     fn send_app(&self, session: &str, body: &Body) {
+        self.send_app_noting(session, body, None);
+    }
+
+    /// `send_app`, with a fact stored in the same record as the message.
+    fn send_app_noting(&self, session: &str, body: &Body, note: Option<(&str, &str)>) {
         let Some(slot) = self.slot(session) else {
             return;
         };
         let mut slot = slot.lock().expect("fix slot");
-        match slot.session.send_app(body, Instant::now()) {
+        let sent = match note {
+            Some((k, v)) => slot.session.send_app_noting(body, Instant::now(), k, v),
+            None => slot.session.send_app(body, Instant::now()),
+        };
+        match sent {
             Ok(bytes) => {
                 if slot.session.is_logged_on() {
                     if let Some(link) = &slot.link {
@@ -136,7 +147,7 @@ impl Gateway {
             Ok(r) => r,
             Err(refused) => return self.refuse(session, seq, msg.msg_type(), refused),
         };
-        let command_id = |cl: &str| format!("fix:{session}:{cl}");
+        let command_id = |cl: &str| command_id(session, cl);
         match request {
             Request::New {
                 cl_ord_id,
@@ -177,6 +188,7 @@ impl Gateway {
                         if let Some(id) = &o.order_id {
                             self.remember(session, &cl_ord_id, id);
                         }
+                        self.reported_up_to(o.seq).await;
                     }
                     other => {
                         let text = other
@@ -302,14 +314,17 @@ impl Gateway {
         let outcome = self
             .engine
             .command(
-                &format!("fix:{session}:{cl_ord_id}"),
+                &command_id(session, &cl_ord_id),
                 user,
                 role,
                 command(order_id.clone()),
             )
             .await;
         match outcome {
-            Some(o) if o.ok => self.remember(session, &cl_ord_id, &order_id),
+            Some(o) if o.ok => {
+                self.remember(session, &cl_ord_id, &order_id);
+                self.reported_up_to(o.seq).await;
+            }
             other => {
                 let text = other
                     .and_then(|o| o.reason)
@@ -330,6 +345,20 @@ impl Gateway {
                     self.refuse(session, seq, "F", cancel_reject(99, text));
                 }
             }
+        }
+    }
+
+    /// Wait until the report loop has been through event `seq`, so the next
+    /// message from the OMS (a cancel right behind its order) finds the
+    /// order where the engine has it.
+    async fn reported_up_to(&self, seq: u64) {
+        let mut seen = self.processed.subscribe();
+        let wait = seen.wait_for(|&p| p >= seq);
+        if tokio::time::timeout(std::time::Duration::from_secs(2), wait)
+            .await
+            .is_err()
+        {
+            warn!("FIX gateway: reports lag the engine by more than 2 s");
         }
     }
 
@@ -363,15 +392,16 @@ impl Gateway {
                 let Some(slot) = self.slot(session) else {
                     return;
                 };
-                let outs = slot.lock().expect("fix slot").session.reject(
-                    seq,
-                    Some(msg_type),
-                    reason,
-                    Some(tag),
-                    &text,
-                    Instant::now(),
-                );
-                connection::deliver_outs(slot, outs);
+                connection::step(slot, |s| {
+                    s.reject(
+                        seq,
+                        Some(msg_type),
+                        reason,
+                        Some(tag),
+                        &text,
+                        Instant::now(),
+                    )
+                });
                 return;
             }
             Refused::Business {
@@ -473,22 +503,25 @@ impl Gateway {
             let frames = match frames {
                 Some(f) => f,
                 None => {
-                    // Fell behind the log (a very long history): continue from
-                    // its oldest event; the orders before it are not reported on.
-                    let first = self
-                        .engine
-                        .shared
-                        .log
-                        .lock()
-                        .expect("event log")
-                        .first_seq()
-                        .unwrap_or(cursor);
-                    warn!("FIX gateway: events {cursor}..{} are no longer held; reporting from {first}", first.saturating_sub(1));
-                    cursor = first;
+                    // The log no longer reaches back to the cursor (a long
+                    // recovered history): pick the orders up from a snapshot
+                    // and report from there on.
+                    let Some((seq, frame)) = self.engine.snapshot().await else {
+                        return;
+                    };
+                    if let Ok(ServerMessage::Snapshot(view)) = decode_server(&frame) {
+                        let current = |session: &str, order_id: &str| {
+                            self.current_cl_ord_id(session, order_id)
+                        };
+                        self.book.lock().expect("fix book").seed(&view, &current);
+                    }
+                    warn!("FIX gateway: events {cursor}..{seq} are no longer held; orders taken from a snapshot at {seq}, reports for what happened before it are not sent");
+                    cursor = seq + 1;
                     continue;
                 }
             };
             if frames.is_empty() {
+                self.processed.send_replace(cursor - 1);
                 if published.changed().await.is_err() {
                     return;
                 }
@@ -508,32 +541,27 @@ impl Gateway {
                         |session: &str, order_id: &str| self.current_cl_ord_id(session, order_id);
                     book.apply(&env, &self.exec_prefix, &current)
                 };
-                let mut told = Vec::new();
-                for r in due {
-                    if reported.get(&r.session).is_some_and(|&done| seq <= done) {
-                        continue;
-                    }
+                let due: Vec<_> = due
+                    .into_iter()
+                    .filter(|r| !reported.get(&r.session).is_some_and(|&done| seq <= done))
+                    .collect();
+                let event_key = format!("event.{instance}");
+                let seq_text = seq.to_string();
+                for (i, r) in due.iter().enumerate() {
                     if let Some((_, cl)) = r.body.fields.iter().find(|(t, _)| *t == 11) {
                         if let Some((_, id)) = r.body.fields.iter().find(|(t, _)| *t == 37) {
                             self.set_current(&r.session, id, cl);
                         }
                     }
-                    self.send_app(&r.session, &r.body);
-                    told.push(r.session);
-                }
-                for session in told {
-                    if let Some(slot) = self.slot(&session) {
-                        let mut s = slot.lock().expect("fix slot");
-                        if let Err(e) = s
-                            .session
-                            .store_mut()
-                            .set_fact(&format!("event.{instance}"), &seq.to_string())
-                        {
-                            warn!("FIX {session}: {e:#}");
-                        }
-                    }
+                    // The session's last report of this event says, in the
+                    // same store record, that the event is reported: a crash
+                    // re-sends at worst (same ExecIDs), never loses one.
+                    let last_for_session = !due[i + 1..].iter().any(|o| o.session == r.session);
+                    let note = last_for_session.then_some((event_key.as_str(), seq_text.as_str()));
+                    self.send_app_noting(&r.session, &r.body, note);
                 }
             }
+            self.processed.send_replace(cursor - 1);
             self.publish_status();
         }
     }
@@ -571,14 +599,14 @@ impl Gateway {
     /// Ask every logged-on OMS to log out (the engine is shutting down).
     pub fn logout_all(&self, text: &str) {
         for slot in self.slots.values() {
-            let outs = slot
-                .lock()
-                .expect("fix slot")
-                .session
-                .logout(text, Instant::now());
-            connection::deliver_outs(slot, outs);
+            connection::step(slot, |s| s.logout(text, Instant::now()));
         }
     }
+}
+
+/// The id a FIX request's command carries: its session and ClOrdID.
+pub(crate) fn command_id(session: &str, cl_ord_id: &str) -> String {
+    format!("fix:{session}:{cl_ord_id}")
 }
 
 fn role(r: FixRole) -> Role {
@@ -626,6 +654,7 @@ pub async fn start(
         slots,
         book: Mutex::new(Book::default()),
         exec_prefix,
+        processed: tokio::sync::watch::channel(0).0,
     });
     gateway.publish_status();
     let reports = tokio::spawn(gateway.clone().report_loop());

@@ -186,7 +186,12 @@ impl Book {
         let mut report = |t: &Tracked, exec_type: &str, extra: &dyn Fn(Body) -> Body| {
             out.push(Report {
                 session: t.session.clone(),
-                body: extra(execution_report(t, &exec_id, exec_type)),
+                // One event may report on several orders (the kill switch).
+                body: extra(execution_report(
+                    t,
+                    &format!("{exec_id}-{}", t.order_id),
+                    exec_type,
+                )),
             })
         };
         match &env.event {
@@ -214,6 +219,26 @@ impl Book {
                         pending: None,
                     },
                 );
+            }
+            Event::CommandApplied {
+                command: Command::Retune { order_id, .. },
+                command_id,
+                ok: true,
+                ..
+            } => {
+                let Some(t) = self.orders.get_mut(order_id) else {
+                    return out;
+                };
+                let Some(Pending::Replace { cl_ord_id, orig }) = t.pending.clone() else {
+                    return out;
+                };
+                if *command_id != super::command_id(&t.session, &cl_ord_id) {
+                    return out;
+                }
+                t.pending = None;
+                t.cl_ord_id = cl_ord_id;
+                let t = t.clone();
+                report(&t, "5", &|b| b.set(41, &orig));
             }
             Event::CommandApplied {
                 command: Command::NewOrder { order },
@@ -269,21 +294,15 @@ impl Book {
                 if let Some(q) = qty {
                     t.qty = *q;
                 }
-                match t.pending.take() {
-                    Some(Pending::Replace { cl_ord_id, orig }) => {
-                        t.cl_ord_id = cl_ord_id;
-                        let t = t.clone();
-                        report(&t, "5", &|b| b.set(41, &orig));
-                    }
-                    other => {
-                        t.pending = other;
-                        if qty.is_some() {
-                            let t = t.clone();
-                            report(&t, "D", &|b| {
-                                b.set(378, 4).set(58, "quantity changed at the console")
-                            });
-                        }
-                    }
+                // A replace the OMS asked for is reported by its own
+                // `command_applied`; other parameter changes (overrides
+                // lapsing, a trader's retune) by what they changed.
+                let replacing = matches!(t.pending, Some(Pending::Replace { .. }));
+                if qty.is_some() && !replacing {
+                    let t = t.clone();
+                    report(&t, "D", &|b| {
+                        b.set(378, 4).set(58, "quantity changed at the console")
+                    });
                 }
             }
             Event::OrderState {
@@ -303,6 +322,10 @@ impl Book {
                         let t = t.clone();
                         match pending {
                             Some(Pending::Cancel { cl_ord_id, orig }) => {
+                                // From now on the OMS knows it by the cancel's ClOrdID.
+                                if let Some(o) = self.orders.get_mut(order_id) {
+                                    o.cl_ord_id = cl_ord_id.clone();
+                                }
                                 let mut shown = t.clone();
                                 shown.cl_ord_id = cl_ord_id;
                                 report(&shown, "4", &|b| b.set(41, &orig).set(58, &text));
@@ -314,7 +337,7 @@ impl Book {
                         t.awaiting_ack = false;
                         let t = t.clone();
                         report(&t, "8", &|b| {
-                            b.set(103, super::entry::ord_rej::EXCEEDS_LIMIT)
+                            b.set(103, super::entry::rejection_code(&text))
                                 .set(58, &text)
                         });
                     }
@@ -368,6 +391,41 @@ impl Book {
             _ => {}
         }
         out
+    }
+
+    /// Take up the OMSs' orders from a snapshot (when the event log no longer
+    /// reaches back to them).
+    pub fn seed(
+        &mut self,
+        view: &crate::protocol::SessionView,
+        current: &dyn Fn(&str, &str) -> Option<String>,
+    ) {
+        for o in &view.orders {
+            let Some(origin) = &o.info.origin else {
+                continue;
+            };
+            let filled = o.progress.filled;
+            self.orders.insert(
+                o.info.order_id.clone(),
+                Tracked {
+                    order_id: o.info.order_id.clone(),
+                    session: origin.fix_session.clone(),
+                    cl_ord_id: current(&origin.fix_session, &o.info.order_id)
+                        .unwrap_or_else(|| origin.cl_ord_id.clone()),
+                    origin_cl_ord_id: origin.cl_ord_id.clone(),
+                    symbol: o.info.symbol.clone(),
+                    side: o.info.side,
+                    qty: o.info.qty,
+                    cum_qty: filled,
+                    notional: filled * o.progress.avg_price.unwrap_or(0.0),
+                    state: o.state,
+                    halted: view.state == EngineState::Halted,
+                    awaiting_ack: false,
+                    pending: None,
+                },
+            );
+        }
+        self.halted = view.state == EngineState::Halted;
     }
 
     /// The order an OMS knows by `cl_ord_id` in `session`, live or not.
