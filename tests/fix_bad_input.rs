@@ -439,15 +439,32 @@ async fn pipelined_messages_and_a_second_connection() {
     let mut burst = oms.frame(&Body::new("A").set(98, 0).set(108, 30));
     burst.extend(oms.frame(&order("P-1", "ACME", "1000")));
     burst.extend(oms.frame(&order("P-2", "ACME", "2000")));
-    burst.extend(oms.frame(
-        &Body::new("F").set(11, "X-1").set(41, "P-1").set(55, "ACME").set(54, 1).set(60, now()),
-    ));
+    burst.extend(
+        oms.frame(
+            &Body::new("F")
+                .set(11, "X-1")
+                .set(41, "P-1")
+                .set(55, "ACME")
+                .set(54, 1)
+                .set(60, now()),
+        ),
+    );
     oms.raw(&burst).await;
     assert_eq!(oms.next().await.unwrap().msg_type(), "A");
     let new1 = oms.next_report().await;
-    assert_eq!((new1.get(11), new1.get(150)), (Some("P-1"), Some("0")), "{}", new1.display());
+    assert_eq!(
+        (new1.get(11), new1.get(150)),
+        (Some("P-1"), Some("0")),
+        "{}",
+        new1.display()
+    );
     let new2 = oms.next_report().await;
-    assert_eq!((new2.get(11), new2.get(150)), (Some("P-2"), Some("0")), "{}", new2.display());
+    assert_eq!(
+        (new2.get(11), new2.get(150)),
+        (Some("P-2"), Some("0")),
+        "{}",
+        new2.display()
+    );
     let cancelled = oms.next_report().await;
     assert_eq!(
         (cancelled.get(11), cancelled.get(41), cancelled.get(150)),
@@ -459,15 +476,34 @@ async fn pipelined_messages_and_a_second_connection() {
     // Two live orders under the kill switch: each its own ExecID.
     let mut both = Oms::connect(gw.addr, "OMS1").await;
     both.send(Body::new("A").set(98, 0).set(108, 30)).await;
-    assert!(both.closed().await, "a second connection for a logged-on session is refused");
+    assert!(
+        both.closed().await,
+        "a second connection for a logged-on session is refused"
+    );
     oms.send(order("P-3", "ACME", "500")).await;
     assert_eq!(oms.next_report().await.get(11), Some("P-3"));
     let h = engine.handle.clone();
-    assert!(h.command("k", "alice", Role::Trader, Command::KillSwitch { reason: None }).await.unwrap().ok);
+    assert!(
+        h.command(
+            "k",
+            "alice",
+            Role::Trader,
+            Command::KillSwitch { reason: None }
+        )
+        .await
+        .unwrap()
+        .ok
+    );
     let a = oms.next_report().await;
     let b = oms.next_report().await;
     assert_eq!((a.get(150), b.get(150)), (Some("9"), Some("9")));
-    assert_ne!(a.get(17), b.get(17), "ExecIDs repeat: {} / {}", a.display(), b.display());
+    assert_ne!(
+        a.get(17),
+        b.get(17),
+        "ExecIDs repeat: {} / {}",
+        a.display(),
+        b.display()
+    );
     oms.alive("after-the-second-connection").await;
     let _ = std::fs::remove_dir_all(&store);
 }

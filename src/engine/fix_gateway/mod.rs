@@ -543,7 +543,7 @@ impl Gateway {
                 };
                 let due: Vec<_> = due
                     .into_iter()
-                    .filter(|r| !reported.get(&r.session).is_some_and(|&done| seq <= done))
+                    .filter(|r| reported.get(&r.session).is_none_or(|&done| seq > done))
                     .collect();
                 let event_key = format!("event.{instance}");
                 let seq_text = seq.to_string();
