@@ -270,3 +270,53 @@ async fn events_and_commands_over_jetstream() {
     on_bus.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// nats-py, a client this project did not write, reads the stream and
+/// sends commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_client_reads_the_stream_and_commands() {
+    let dir = tempdir("py");
+    let server = NatsServer::start(free_port(), &dir.join("js"));
+    let engine = start_engine("default", 5, 200.0, None).await;
+    let on_bus = bus::start(
+        BusOptions::new(server.url(), "eng-py", "default"),
+        engine.handle.clone(),
+        engine.access.clone(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let until = *engine.handle.shared.published.borrow();
+    let out = tokio::task::spawn_blocking(move || {
+        Process::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bus_peer.py"))
+            .args([&server.url(), "eng-py", TRADER, VIEWER, &until.to_string()])
+            .output()
+            .expect("python3 (./test installs nats-py from tests/requirements.txt)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["first"], 1, "{seen}");
+    assert!(seen["last"].as_u64().unwrap() >= until, "{seen}");
+    assert_eq!(seen["gaps"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["mismatched"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["keyframe_type"], "snapshot");
+    assert_eq!(seen["pause"]["type"], "ack");
+    assert_eq!(seen["pause"]["ok"], true, "{seen}");
+    assert_eq!(seen["viewer_resume"]["ok"], false, "{seen}");
+    assert!(seen["viewer_resume"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("permission"));
+    assert_eq!(seen["resume"]["ok"], true, "{seen}");
+    assert_eq!(seen["garbage"]["type"], "error");
+    assert_eq!(seen["garbage"]["code"], "malformed");
+    on_bus.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
