@@ -320,3 +320,74 @@ async fn an_independent_client_reads_the_stream_and_commands() {
     on_bus.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `vigil replay nats://… --engine NAME` reads the session back from the
+/// stream: the journal it builds holds exactly the engine's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_replays_from_the_stream() {
+    let dir = tempdir("replay");
+    let server = NatsServer::start(free_port(), &dir.join("js"));
+    let engine = start_engine("calm", 6, 1e7, None).await;
+    let on_bus = bus::start(
+        BusOptions::new(server.url(), "eng-r", "calm"),
+        engine.handle.clone(),
+        engine.access.clone(),
+    )
+    .await
+    .unwrap();
+    // Let the day run out, then wait for the bus to have all of it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, snap) = engine.handle.snapshot().await.unwrap();
+        if snap.contains("\"state\":\"ended\"") || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let last = *engine.handle.shared.published.borrow();
+    assert!(on_bus.drain(last, Duration::from_secs(30)).await);
+    let path = vigil::replay::from_bus::fetch(&server.url(), "eng-r", &dir.join("out"))
+        .await
+        .unwrap();
+    let journal = vigil::engine::journal::Journal::open(&path).unwrap();
+    assert!(journal.truncated.is_none());
+    assert_eq!(journal.header.scenario, "calm");
+    let replayed: Vec<EventEnvelope> = journal.events().cloned().collect();
+    let log = engine
+        .handle
+        .shared
+        .log
+        .lock()
+        .unwrap()
+        .read_from(1, usize::MAX)
+        .unwrap();
+    assert_eq!(replayed.len(), log.len());
+    for (env, (_, frame)) in replayed.iter().zip(&log) {
+        let ServerMessage::Event(logged) = decode_server(frame).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(&logged, env);
+    }
+    // An engine that is not on the bus, and a bus that is not there: said plainly.
+    let err = vigil::replay::from_bus::fetch(&server.url(), "nobody", &dir.join("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("is engine nobody on this bus"),
+        "{err:#}"
+    );
+    let out = Process::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "replay",
+            &format!("nats://127.0.0.1:{}", free_port()),
+            "--engine",
+            "eng-r",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connecting to NATS"), "{stderr}");
+    on_bus.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

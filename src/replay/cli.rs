@@ -9,8 +9,12 @@ use super::shadow::Shadow;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// The journal to replay (a `.vigil` file written by `--record`).
+    /// The journal to replay (a `.vigil` file written by `--record`), or a NATS
+    /// server (`nats://HOST:PORT`) whose JetStream stream holds the session of `--engine`.
     pub file: PathBuf,
+    /// With a nats:// source: the engine whose session to replay.
+    #[arg(long)]
+    pub engine: Option<String>,
     /// Shadow model (ONNX) re-scoring every recorded decision: "what would this model have said?"
     /// (default: models/shadow.onnx when present).
     #[arg(long)]
@@ -19,7 +23,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub play: bool,
     /// Start at this time of day (HH:MM:SS).
-    #[arg(long)]
+    #[arg(long, alias = "from")]
     pub at: Option<String>,
     /// Colour theme: dark, light, high-contrast, colorblind, or NAME.toml in the themes directory.
     #[arg(long, default_value = "dark")]
@@ -60,7 +64,31 @@ pub fn load_shadow(path: Option<&PathBuf>) -> Result<ShadowChoice> {
 
 pub fn replay(args: ReplayArgs) -> Result<()> {
     let (shadow, note) = load_shadow(args.shadow.as_ref())?;
-    let mut opts = ReplayOptions::new(args.file);
+    let source = args.file.to_string_lossy().into_owned();
+    // A session on the bus is read into a journal first, then replayed as one.
+    let _fetched;
+    let file = if source.starts_with("nats://") {
+        let Some(engine) = &args.engine else {
+            anyhow::bail!(
+                "replaying from {source} needs --engine NAME (the engine whose stream to read)"
+            );
+        };
+        let dir =
+            std::env::temp_dir().join(format!("vigil-replay-{engine}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let path = rt.block_on(super::from_bus::fetch(&source, engine, &dir))?;
+        _fetched = TempDir(dir);
+        path
+    } else {
+        if args.engine.is_some() {
+            anyhow::bail!("--engine is for a nats:// source; {source} is a journal file");
+        }
+        args.file
+    };
+    let mut opts = ReplayOptions::new(file);
     opts.theme = args.theme;
     opts.keys = args.keys;
     if args.themes_dir.is_some() {
@@ -69,6 +97,15 @@ pub fn replay(args: ReplayArgs) -> Result<()> {
     opts.play = args.play;
     opts.start_at = args.at;
     run_replay(opts, shadow, note)
+}
+
+/// A directory removed when the replay ends.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[derive(clap::Args)]

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod from_bus;
 pub mod keys;
 pub mod mids;
 pub mod onnx_shadow;
