@@ -1,6 +1,8 @@
 //! `vigil bench`: measurements of the engine's hot paths, run in one process
 //! so a newcomer can reproduce the README's figures with one command.
 
+pub mod bus;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -221,5 +223,5 @@ pub async fn run_all() -> Result<()> {
             lat.len()
         );
     }
-    Ok(())
+    bus::run().await
 }
