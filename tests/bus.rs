@@ -7,78 +7,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures_util::StreamExt;
+use support::nats::*;
 use support::*;
 use vigil::engine::bus::{self, BusOptions};
 use vigil::protocol::*;
-
-struct NatsServer {
-    child: Child,
-    port: u16,
-    store: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl NatsServer {
-    fn start(port: u16, store: &Path) -> NatsServer {
-        let child = Process::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server (./test installs it from Debian's packages)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        NatsServer {
-            child,
-            port,
-            store: store.to_path_buf(),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn restart(&mut self) {
-        self.kill();
-        *self = NatsServer::start(self.port, &self.store.clone());
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vigil-bus-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Every event on the engine's stream, in stream order, as (seq, event).
 async fn read_stream(url: &str, engine: &str, want_last: u64) -> Vec<EventEnvelope> {
@@ -198,9 +135,17 @@ async fn events_and_commands_over_jetstream() {
         ),
         (
             format!(
-                r#"{{"type":"hello","id":"b5","token":"{TRADER}","command":{{"kind":"resume_all"}}}}"#
+                r#"{{"type":"subscribe","id":"b5","token":"{TRADER}","command":{{"kind":"resume_all"}}}}"#
             ),
             ErrorCode::BadRequest,
+        ),
+        (
+            r#"{"type":"hello","protocol":1,"token":"nope"}"#.to_string(),
+            ErrorCode::Unauthenticated,
+        ),
+        (
+            format!(r#"{{"type":"hello","protocol":9,"token":"{TRADER}"}}"#),
+            ErrorCode::UnsupportedProtocol,
         ),
     ] {
         match request(&client, "eng-a", body.clone()).await {
@@ -208,6 +153,19 @@ async fn events_and_commands_over_jetstream() {
             other => panic!("{body}: {other:?}"),
         }
     }
+    // A hello on the command subject is answered with the welcome a
+    // WebSocket client gets: who the token is on this engine, and its run.
+    let hello = request(
+        &client,
+        "eng-a",
+        format!(r#"{{"type":"hello","protocol":1,"token":"{VIEWER}"}}"#),
+    )
+    .await;
+    let ServerMessage::Welcome(w) = hello else {
+        panic!("{hello:?}")
+    };
+    assert_eq!((w.role, w.user.as_str()), (Role::Viewer, "bob"));
+    assert_eq!(w.instance_id, engine.handle.shared.instance_id);
     let ack = request(&client, "eng-a", format!(r#"{{"type":"command","id":"b6","token":"{TRADER}","command":{{"kind":"pause","order_id":"P-404"}}}}"#)).await;
     let ServerMessage::Ack(ack) = ack else {
         panic!("{ack:?}")

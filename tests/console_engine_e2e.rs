@@ -60,7 +60,7 @@ impl Console {
     fn carry_out(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Send(msg) => {
+                Effect::Send(msg) | Effect::SendTo { msg, .. } => {
                     self.sent.push(msg.clone());
                     self.control
                         .send(ClientControl::Send(msg))

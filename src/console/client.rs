@@ -41,6 +41,8 @@ pub enum NetEvent {
     },
     /// The engine refused us for a reason retrying will not fix.
     Fatal(String),
+    /// On a bus: every engine's link, clock and state (when any changes).
+    Fleet(Vec<crate::console::fleet::EngineStatus>),
 }
 
 /// What the app asks of the client.
@@ -49,6 +51,12 @@ pub enum NetEvent {
 #[allow(clippy::large_enum_variant)]
 pub enum ClientControl {
     Send(ClientMessage),
+    /// On a bus: a command for one engine (one that names no order, such as
+    /// the kill switch scoped to one engine).
+    SendTo {
+        engine: String,
+        msg: ClientMessage,
+    },
     /// Drop the connection and reconnect now, resuming after `resume_from`.
     Reconnect {
         resume_from: Option<u64>,
@@ -192,7 +200,7 @@ async fn run_client(
                     None | Some(ClientControl::Shutdown) => return,
                     Some(ClientControl::Reconnect { resume_from }) => { last_seq = resume_from; break; }
                     // Commands cannot be sent while disconnected; the app shows them as pending.
-                    Some(ClientControl::Send(_)) => {}
+                    Some(ClientControl::Send(_)) | Some(ClientControl::SendTo { .. }) => {}
                 }
             }
         }
@@ -275,7 +283,8 @@ async fn session(
                     let _ = ws.close(None).await;
                     return End::Reconnect(resume_from);
                 }
-                Some(ClientControl::Send(msg)) => {
+                // One engine on a WebSocket: every command is for it.
+                Some(ClientControl::Send(msg)) | Some(ClientControl::SendTo { msg, .. }) => {
                     if let Err(e) = ws.send(Message::text(encode(&msg))).await {
                         return End::Lost(format!("send failed: {e}"));
                     }

@@ -4,12 +4,14 @@
 //! - `app`: UI state and `update(msg) -> effects`;
 //! - `view`: pure rendering;
 //! - `client`: the WebSocket client (resume, backoff, pings);
+//! - `fleet`: many engines over a NATS bus, merged into one picture;
 //! - `shadow`: the local shadow model and its divergence rules;
 //! - `run`: terminal and main loop; `keymap`, `theme`, `forms`: input and looks.
 
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod fleet;
 pub mod forms;
 pub mod keymap;
 pub mod run;

@@ -48,6 +48,14 @@ pub struct ConsoleOptions {
     pub divergence: Thresholds,
     /// Trusted authorities for `wss://` (`--ca`); the system's when None.
     pub ca: Option<PathBuf>,
+    /// For a `nats://` URL: which engines, and where to keep the console's
+    /// place across its restarts.
+    pub bus: Option<BusOptions>,
+}
+
+pub struct BusOptions {
+    pub engines: super::fleet::Engines,
+    pub resume_file: Option<PathBuf>,
 }
 
 impl ConsoleOptions {
@@ -62,6 +70,7 @@ impl ConsoleOptions {
             shadow: Some(crate::model::default_model_path("shadow.onnx")),
             divergence: Thresholds::default(),
             ca: None,
+            bus: None,
         }
     }
 }
@@ -115,13 +124,24 @@ pub async fn run_console(opts: ConsoleOptions) -> anyhow::Result<()> {
 
     let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    let mut config = ClientConfig::new(url, opts.token.clone());
-    config.ca = opts.ca.clone();
-    if config.url.starts_with("wss://") {
-        // A bad --ca is a clear error before the screen is taken over.
-        crate::tls::connector(config.ca.as_deref())?;
-    }
-    let client = spawn_client(config, net_tx, ctl_rx);
+    let client = if url.starts_with("nats://") {
+        let bus = opts.bus.as_ref();
+        let config = super::fleet::FleetConfig {
+            url,
+            token: opts.token.clone(),
+            engines: bus.map_or(super::fleet::Engines::All, |b| b.engines.clone()),
+            resume_file: bus.and_then(|b| b.resume_file.clone()),
+        };
+        super::fleet::spawn_fleet(config, net_tx, ctl_rx)
+    } else {
+        let mut config = ClientConfig::new(url, opts.token.clone());
+        config.ca = opts.ca.clone();
+        if config.url.starts_with("wss://") {
+            // A bad --ca is a clear error before the screen is taken over.
+            crate::tls::connector(config.ca.as_deref())?;
+        }
+        spawn_client(config, net_tx, ctl_rx)
+    };
 
     let mut terminal = TerminalGuard::enter()?;
     let channels = Channels {
@@ -225,6 +245,9 @@ async fn main_loop(
             match effect {
                 Effect::Send(msg) => {
                     let _ = control.send(ClientControl::Send(msg));
+                }
+                Effect::SendTo { engine, msg } => {
+                    let _ = control.send(ClientControl::SendTo { engine, msg });
                 }
                 Effect::Reconnect { resume_from } => {
                     let _ = control.send(ClientControl::Reconnect { resume_from });

@@ -7,6 +7,7 @@
 //! builds its snapshots with the same reducer clients use, so a client that
 //! applies events on top of a snapshot always reaches the engine's own view.
 
+pub mod bus;
 pub mod codec;
 pub mod commands;
 pub mod messages;

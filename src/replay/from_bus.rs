@@ -18,10 +18,8 @@ const QUIET: Duration = Duration::from_secs(2);
 
 /// Read the stream of engine `engine` on the server at `url` into a journal in `dir`.
 pub async fn fetch(url: &str, engine: &str, dir: &Path) -> Result<PathBuf> {
-    crate::engine::bus::check_engine_id(engine)?;
-    let names = crate::engine::bus::Names {
-        engine: engine.to_string(),
-    };
+    crate::protocol::bus::check_engine_id(engine).map_err(anyhow::Error::msg)?;
+    let names = crate::protocol::bus::Names::new(engine);
     let client = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .connect(url)
@@ -75,7 +73,7 @@ pub async fn fetch(url: &str, engine: &str, dir: &Path) -> Result<PathBuf> {
         let run = msg
             .headers
             .as_ref()
-            .and_then(|h| h.get("Vigil-Instance"))
+            .and_then(|h| h.get(crate::protocol::bus::HEADER_INSTANCE))
             .map(|v| v.as_str().to_string());
         if run.is_some() && instance.is_some() && run != instance && env.seq == 1 {
             if let Some(w) = writer.take() {

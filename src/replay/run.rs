@@ -110,7 +110,10 @@ fn main_loop(
                         Err(e) => app.app.report_error(format!("{e:#}")),
                     },
                     // Read-only: the app never asks to send; nothing to reconnect.
-                    Effect::Send(_) | Effect::Reconnect { .. } | Effect::Shadow(_) => {}
+                    Effect::Send(_)
+                    | Effect::SendTo { .. }
+                    | Effect::Reconnect { .. }
+                    | Effect::Shadow(_) => {}
                 }
             }
             if app.app.should_quit {

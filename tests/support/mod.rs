@@ -2,6 +2,8 @@
 //! a real WebSocket client.
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};

@@ -71,7 +71,9 @@ impl App {
                 self.sort = match self.sort {
                     SortBy::Arrival => SortBy::Behind,
                     SortBy::Behind => SortBy::Slippage,
-                    SortBy::Slippage => SortBy::Arrival,
+                    // Over many engines, grouping by engine is one more step.
+                    SortBy::Slippage if !self.fleet.is_empty() => SortBy::Engine,
+                    SortBy::Slippage | SortBy::Engine => SortBy::Arrival,
                 };
                 self.set_status(format!("sorted by {}", self.sort.label()), StatusKind::Info);
             }
@@ -104,7 +106,19 @@ impl App {
             }
             Action::KillSwitch => {
                 if self.commands_allowed() {
-                    self.ask(ConfirmKind::KillSwitch, opened_by);
+                    let kind = if self.fleet.len() > 1 {
+                        let selected = self.selected_order_id().and_then(|id| {
+                            crate::protocol::bus::split_qualified(&id).map(|(e, _)| e.to_string())
+                        });
+                        ConfirmKind::KillSwitchOn {
+                            engine: selected.clone(),
+                            selected,
+                            engines: self.fleet.len(),
+                        }
+                    } else {
+                        ConfirmKind::KillSwitch
+                    };
+                    self.ask(kind, opened_by);
                 }
             }
             Action::ResumeAll => return self.send(Command::ResumeAll),

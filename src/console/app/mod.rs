@@ -47,6 +47,11 @@ pub enum Msg {
 #[allow(clippy::large_enum_variant)]
 pub enum Effect {
     Send(ClientMessage),
+    /// On a bus: send to this engine only.
+    SendTo {
+        engine: String,
+        msg: ClientMessage,
+    },
     /// Drop the connection and reconnect with `hello {resume_from}`.
     Reconnect {
         resume_from: Option<u64>,
@@ -93,11 +98,14 @@ pub enum SortBy {
     Behind,
     /// Worst slippage first.
     Slippage,
+    /// On a bus: grouped by engine, then arrival.
+    Engine,
 }
 
 impl SortBy {
     pub fn label(self) -> &'static str {
         match self {
+            SortBy::Engine => "engine",
             SortBy::Arrival => "arrival",
             SortBy::Behind => "behind schedule",
             SortBy::Slippage => "slippage",
@@ -111,6 +119,14 @@ pub enum ConfirmKind {
         order_id: String,
     },
     KillSwitch,
+    /// On a bus over many engines: the kill switch on one engine (`Some`)
+    /// or on all of them; `a` in the dialog switches between the two.
+    KillSwitchOn {
+        engine: Option<String>,
+        /// The selected order's engine, the one-engine choice.
+        selected: Option<String>,
+        engines: usize,
+    },
     /// The model kill switch: its orders follow the baseline schedule.
     KillModel {
         model: String,
@@ -186,6 +202,8 @@ pub struct App {
     resync_pending: bool,
     /// The engine was seen halted since the last accepted resume all.
     saw_halt: bool,
+    /// On a bus: each engine's link, clock and state (empty on one WebSocket).
+    pub fleet: Vec<crate::console::fleet::EngineStatus>,
 }
 
 impl App {
@@ -219,6 +237,7 @@ impl App {
             welcomed: false,
             resync_pending: false,
             saw_halt: false,
+            fleet: Vec::new(),
         }
     }
 
@@ -260,6 +279,10 @@ impl App {
                 orders[a]
                     .schedule_deviation()
                     .total_cmp(&orders[b].schedule_deviation())
+            }),
+            SortBy::Engine => rows.sort_by_key(|&i| {
+                let id = orders[i].info.order_id.as_str();
+                crate::protocol::bus::split_qualified(id).map_or(id, |(e, _)| e)
             }),
             SortBy::Slippage => rows.sort_by(|&a, &b| {
                 let s = |i: usize| orders[i].progress.slippage_bps.unwrap_or(f64::MIN);
@@ -401,6 +424,10 @@ impl App {
                     self.link.link = Link::Reconnecting { attempt, reason };
                     self.link.stale = false;
                 }
+                Vec::new()
+            }
+            NetEvent::Fleet(statuses) => {
+                self.fleet = statuses;
                 Vec::new()
             }
             NetEvent::Fatal(reason) => {

@@ -16,6 +16,27 @@ impl App {
             KeyCode::Char('y') | KeyCode::Char('Y') => true,
             KeyCode::Enter => c.yes_focused,
             KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => false,
+            // The kill switch's scope: the selected order's engine, or all.
+            KeyCode::Char('a') | KeyCode::Char('A') => {
+                let kind = match c.kind {
+                    ConfirmKind::KillSwitchOn {
+                        engine,
+                        selected,
+                        engines,
+                    } => ConfirmKind::KillSwitchOn {
+                        engine: if engine.is_some() {
+                            None
+                        } else {
+                            selected.clone()
+                        },
+                        selected,
+                        engines,
+                    },
+                    other => other,
+                };
+                self.mode = Mode::Confirm(Confirm { kind, ..c });
+                return Vec::new();
+            }
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
                 self.mode = Mode::Confirm(Confirm {
                     yes_focused: !c.yes_focused,
@@ -37,6 +58,23 @@ impl App {
             ConfirmKind::KillSwitch => self.send(Command::KillSwitch {
                 reason: Some("operator kill switch".into()),
             }),
+            ConfirmKind::KillSwitchOn { engine, .. } => {
+                let mut effects = self.send(Command::KillSwitch {
+                    reason: Some("operator kill switch".into()),
+                });
+                if let Some(engine) = engine {
+                    // Only the chosen engine halts.
+                    for e in &mut effects {
+                        if let Effect::Send(msg) = e {
+                            *e = Effect::SendTo {
+                                engine: engine.clone(),
+                                msg: msg.clone(),
+                            };
+                        }
+                    }
+                }
+                effects
+            }
             ConfirmKind::KillModel { model, .. } => self.send(Command::KillModel {
                 model,
                 reason: Some("operator model kill switch".into()),

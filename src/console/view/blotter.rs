@@ -11,6 +11,8 @@ use crate::protocol::{EngineState, OrderState, Side};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Col {
+    /// On a bus over many engines: the order's engine.
+    Engine,
     Id,
     Sym,
     Side,
@@ -67,22 +69,56 @@ const BAR_MAX: u16 = 30;
 const ID_MAX: u16 = 14;
 const SYM_MAX: u16 = 10;
 
+const ENGINE_MAX: u16 = 12;
+
 /// The columns, with ID and SYM as wide as the longest id and symbol need
-/// (within their bounds).
-fn columns(longest_id: u16, longest_sym: u16) -> Vec<(Col, &'static str, u16)> {
-    COLUMNS
-        .iter()
-        .map(|&(col, name, w)| match col {
+/// (within their bounds), and ENGINE first when `longest_engine` is not 0.
+fn columns(
+    longest_id: u16,
+    longest_sym: u16,
+    longest_engine: u16,
+) -> Vec<(Col, &'static str, u16)> {
+    let engine = (longest_engine > 0).then_some((
+        Col::Engine,
+        "ENGINE",
+        longest_engine.clamp(6, ENGINE_MAX),
+    ));
+    engine
+        .into_iter()
+        .chain(COLUMNS.iter().map(|&(col, name, w)| match col {
             Col::Id => (col, name, longest_id.clamp(w, ID_MAX)),
             Col::Sym => (col, name, longest_sym.clamp(w, SYM_MAX)),
             _ => (col, name, w),
-        })
+        }))
         .collect()
 }
 
+/// On a bus, names are `<engine>/<name>`: where the name proper begins.
+fn local_start(app: &App, name: &str) -> usize {
+    if app.fleet.is_empty() {
+        return 0;
+    }
+    crate::protocol::bus::split_qualified(name).map_or(0, |(e, _)| e.len() + 1)
+}
+
+/// The engine part of a qualified name ("" on one WebSocket).
+fn engine_of<'a>(app: &App, name: &'a str) -> &'a str {
+    &name[..local_start(app, name).saturating_sub(1)]
+}
+
+/// The name without its engine.
+fn local<'a>(app: &App, name: &'a str) -> &'a str {
+    &name[local_start(app, name)..]
+}
+
 /// The columns that fit in `total` cells, with their widths.
-fn layout(total: u16, longest_id: u16, longest_sym: u16) -> Vec<(Col, &'static str, u16)> {
-    let all = columns(longest_id, longest_sym);
+fn layout(
+    total: u16,
+    longest_id: u16,
+    longest_sym: u16,
+    longest_engine: u16,
+) -> Vec<(Col, &'static str, u16)> {
+    let all = columns(longest_id, longest_sym, longest_engine);
     let mut cols = all.clone();
     // One cell for the selection marker, one after each column.
     let need = |cols: &[(Col, &str, u16)]| -> u16 {
@@ -156,21 +192,27 @@ pub fn render(app: &App, rows: &[usize], area: Rect, buf: &mut Buffer) {
     }
     // Sized over every order, not only the shown ones, so that filtering
     // does not make the columns jump.
-    let longest = |f: fn(&OrderView) -> &str| {
+    let longest = |f: fn(&OrderView) -> &str, part: for<'a> fn(&App, &'a str) -> &'a str| {
         state
             .view
             .orders
             .iter()
-            .map(|o| width(f(o)))
+            .map(|o| width(part(app, f(o))))
             .max()
             .unwrap_or(0)
     };
     // An order an OMS sent over FIX is marked ⇄ after its id.
     let fix_mark = u16::from(state.view.orders.iter().any(|o| o.info.origin.is_some())) * 2;
+    let longest_engine = if app.fleet.is_empty() {
+        0
+    } else {
+        longest(|o| &o.info.order_id, engine_of).max(1)
+    };
     let cols = layout(
         inner.width,
-        longest(|o| &o.info.order_id) + fix_mark,
-        longest(|o| &o.info.symbol),
+        longest(|o| &o.info.order_id, local) + fix_mark,
+        longest(|o| &o.info.symbol, local),
+        longest_engine,
     );
     let head = Style::default().fg(t.dim).add_modifier(Modifier::BOLD);
     let mut x = inner.x + 1;
@@ -235,7 +277,15 @@ fn draw_row(
 ) {
     let t = &app.theme;
     let state = app.shown();
-    let halted = state.view.state == EngineState::Halted;
+    // On a bus the order's own engine says whether it is halted.
+    let halted = if app.fleet.is_empty() {
+        state.view.state == EngineState::Halted
+    } else {
+        let engine = engine_of(app, &o.info.order_id);
+        app.fleet
+            .iter()
+            .any(|e| e.engine == engine && e.state == EngineState::Halted)
+    };
     let mut base = Style::default().fg(t.fg);
     match o.state {
         OrderState::Paused => base = base.fg(t.paused).add_modifier(Modifier::ITALIC),
@@ -277,17 +327,21 @@ fn draw_row(
             break;
         }
         match col {
+            Col::Engine => {
+                put_clipped(buf, cx, y, engine_of(app, &o.info.order_id), cw, base);
+            }
             Col::Id => {
+                let id = local(app, &o.info.order_id);
                 if o.info.origin.is_some() {
                     let room = cw.saturating_sub(2);
-                    let nx = put_clipped(buf, cx, y, &o.info.order_id, room, base);
+                    let nx = put_clipped(buf, cx, y, id, room, base);
                     put(buf, nx.max(cx + room) + 1, y, "⇄", 1, base.fg(t.accent));
                 } else {
-                    put_clipped(buf, cx, y, &o.info.order_id, cw, base);
+                    put_clipped(buf, cx, y, id, cw, base);
                 }
             }
             Col::Sym => {
-                put_clipped(buf, cx, y, &o.info.symbol, cw, base);
+                put_clipped(buf, cx, y, local(app, &o.info.symbol), cw, base);
             }
             Col::Side => {
                 let (side, side_color) = match o.info.side {

@@ -7,6 +7,7 @@ use ratatui::style::{Modifier, Style};
 
 use super::util::{alert_total, put, put_clipped, width};
 use crate::console::app::{App, Link};
+use crate::console::fleet::{EngineStatus, LaneLink};
 use crate::console::keymap::Action;
 use crate::protocol::text::format_ts;
 use crate::protocol::{EngineState, Role};
@@ -27,7 +28,18 @@ pub fn banner_count(app: &App) -> u16 {
     if app.is_frozen() {
         n += 1;
     }
-    n
+    n + fleet_lines(app)
+}
+
+/// On a bus: a line per engine, or one line for them all past a few.
+const FLEET_LINES_MAX: usize = 4;
+
+fn fleet_lines(app: &App) -> u16 {
+    match app.fleet.len() {
+        0 => 0,
+        n if n <= FLEET_LINES_MAX => n as u16,
+        _ => 1,
+    }
 }
 
 /// One piece of the header line. When the line is too narrow, pieces are
@@ -67,7 +79,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         })
     };
     seg("vigil".into(), base.add_modifier(Modifier::BOLD), false, 3);
-    if !state.view.engine_id.is_empty() {
+    if !app.fleet.is_empty() {
+        let n = app.fleet.len();
+        let up = app
+            .fleet
+            .iter()
+            .filter(|e| e.link == LaneLink::Live)
+            .count();
+        let text = format!("bus: {up}/{n} engine{} live", if n == 1 { "" } else { "s" });
+        let style = if up == n { base } else { base.fg(t.warn) };
+        seg(text, style, true, ALWAYS - 1);
+    } else if !state.view.engine_id.is_empty() {
         seg(state.view.engine_id.clone(), base, true, 1);
     }
     let (link_text, link_style) = match &app.link.link {
@@ -232,6 +254,25 @@ pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         Link::Failed(reason) => line(format!("✖ {reason}"), stale_style, buf),
     }
+    let fleet_style = Style::default().fg(t.header_fg).bg(t.header_bg);
+    if app.fleet.len() > FLEET_LINES_MAX {
+        let all: Vec<String> = app.fleet.iter().map(engine_brief).collect();
+        line(format!("engines  {}", all.join(" · ")), fleet_style, buf);
+    } else {
+        for e in &app.fleet {
+            let mut text = format!("engine {}", engine_line(e));
+            if let Some(note) = &e.note {
+                text.push_str(" — ");
+                text.push_str(note);
+            }
+            let style = match (&e.link, e.state) {
+                (LaneLink::Trouble(_), _) => fleet_style.fg(t.warn),
+                (_, EngineState::Halted) => fleet_style.fg(t.halted_fg).bg(t.halted_bg),
+                _ => fleet_style,
+            };
+            line(text, style, buf);
+        }
+    }
     if app.is_frozen() {
         line(
             "❄ FROZEN — display paused, data keeps arriving (f to unfreeze)".into(),
@@ -242,4 +283,53 @@ pub fn render_banners(app: &App, area: Rect, buf: &mut Buffer) {
             buf,
         );
     }
+}
+
+fn link_mark(e: &EngineStatus) -> String {
+    match &e.link {
+        LaneLink::Live => "● live".into(),
+        LaneLink::Joining => "… joining".into(),
+        LaneLink::Trouble(why) => format!("✖ {why}"),
+    }
+}
+
+fn state_mark(state: EngineState) -> &'static str {
+    match state {
+        EngineState::Running => "▶ running",
+        EngineState::Halted => "■ HALTED",
+        EngineState::Ended => "◼ ended",
+    }
+}
+
+/// One engine on its own line: link, clock, state, role, orders, seq.
+fn engine_line(e: &EngineStatus) -> String {
+    let role = match e.role {
+        Some(Role::Trader) => "trader",
+        Some(Role::Viewer) => "viewer",
+        None => "—",
+    };
+    format!(
+        "{:<8} {} │ ⏱ {} │ {} │ {role} │ {} orders │ seq {}",
+        e.engine,
+        link_mark(e),
+        format_ts(e.ts),
+        state_mark(e.state),
+        e.orders,
+        e.seq
+    )
+}
+
+/// Many engines on one line: name, link, clock, state.
+fn engine_brief(e: &EngineStatus) -> String {
+    let link = match &e.link {
+        LaneLink::Live => "●",
+        LaneLink::Joining => "…",
+        LaneLink::Trouble(_) => "✖",
+    };
+    format!(
+        "{} {link} {} {}",
+        e.engine,
+        format_ts(e.ts),
+        state_mark(e.state)
+    )
 }

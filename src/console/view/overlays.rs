@@ -116,6 +116,15 @@ fn confirm(app: &App, c: &Confirm, area: Rect, buf: &mut Buffer) {
             " ■ KILL SWITCH ■ ".to_string(),
             "Halt ALL orders and cancel every working child order?".to_string(),
         ),
+        ConfirmKind::KillSwitchOn {
+            engine, engines, ..
+        } => (
+            " ■ KILL SWITCH ■ ".to_string(),
+            match engine {
+                Some(e) => format!("Halt engine {e} only? (a: all {engines} engines)"),
+                None => format!("Halt ALL {engines} engines and their child orders? (a: one)"),
+            },
+        ),
         ConfirmKind::KillModel { model, orders } => (
             " ■ MODEL OFF ■ ".to_string(),
             format!("Switch off model {model}? Its {orders} orders go to the baseline."),

@@ -13,7 +13,10 @@ use tracing::{info, warn};
 
 use crate::engine::hub::Access;
 use crate::engine::runner::EngineHandle;
-use crate::protocol::{encode, Ack, Command, ErrorCode, ServerMessage};
+use crate::protocol::{
+    decode_client, encode, Ack, ClientMessage, Command, ErrorCode, ResumeMode, ServerMessage,
+    Welcome, PROTOCOL_VERSION,
+};
 
 /// Largest request read (a command is a few hundred bytes).
 const MAX_REQUEST: usize = 64 * 1024;
@@ -26,6 +29,50 @@ struct Request {
     id: String,
     token: String,
     command: Command,
+}
+
+/// Just the frame's type, to tell a `hello` from a command.
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// A `hello` on the command subject is answered with the `welcome` a
+/// WebSocket client would get (role, user, run, last seq): how a console on
+/// the bus learns what its token may do on this engine before it sends
+/// anything. Nothing follows it; the events are on the stream.
+fn hello(payload: &[u8], engine: &EngineHandle, access: &Access) -> String {
+    let text = String::from_utf8_lossy(payload);
+    let (protocol, token) = match decode_client(&text) {
+        Ok(ClientMessage::Hello {
+            protocol, token, ..
+        }) => (protocol, token),
+        Ok(_) => return error(ErrorCode::BadRequest, "not a hello"),
+        Err(e) => return error(ErrorCode::Malformed, e.to_string()),
+    };
+    if protocol != PROTOCOL_VERSION {
+        return error(
+            ErrorCode::UnsupportedProtocol,
+            format!("this engine speaks protocol {PROTOCOL_VERSION}, not {protocol}"),
+        );
+    }
+    let Some((user, role)) = access.tokens.lookup(&token) else {
+        warn!("bus: hello refused: unknown token");
+        return error(ErrorCode::Unauthenticated, "unknown token");
+    };
+    let shared = &engine.shared;
+    encode(&ServerMessage::Welcome(Welcome {
+        protocol: PROTOCOL_VERSION,
+        engine_id: shared.engine_id.clone(),
+        session_id: shared.session_id.clone(),
+        role,
+        user,
+        last_seq: *shared.published.borrow(),
+        resume: ResumeMode::Snapshot,
+        instance_id: shared.instance_id.clone(),
+        restart: shared.restart.clone(),
+    }))
 }
 
 fn error(code: ErrorCode, message: impl Into<String>) -> String {
@@ -42,6 +89,11 @@ pub async fn answer(payload: &[u8], engine: &EngineHandle, access: &Access) -> S
             ErrorCode::TooLarge,
             format!("a command request is at most {MAX_REQUEST} bytes"),
         );
+    }
+    if let Ok(Kind { kind }) = serde_json::from_slice::<Kind>(payload) {
+        if kind == "hello" {
+            return hello(payload, engine, access);
+        }
     }
     let req: Request = match serde_json::from_slice(payload) {
         Ok(r) => r,

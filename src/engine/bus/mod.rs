@@ -24,7 +24,7 @@ mod publisher;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tracing::{info, warn};
 
 use super::hub::Access;
@@ -60,41 +60,11 @@ impl BusOptions {
     }
 }
 
-/// Names the bus uses for one engine.
-#[derive(Debug, Clone)]
-pub struct Names {
-    pub engine: String,
-}
-
-impl Names {
-    pub fn stream(&self) -> String {
-        format!("VIGIL_{}", self.engine.replace('-', "_"))
-    }
-    pub fn events(&self) -> String {
-        format!("vigil.{}.events.>", self.engine)
-    }
-    pub fn event(&self, kind: &str) -> String {
-        format!("vigil.{}.events.{kind}", self.engine)
-    }
-    pub fn commands(&self) -> String {
-        format!("vigil.{}.cmd", self.engine)
-    }
-}
-
-pub const KEYFRAMES: &str = "vigil_keyframes";
-pub const PRESENCE: &str = "vigil_presence";
+pub use crate::protocol::bus::{Names, KEYFRAMES, PRESENCE};
 
 /// An engine name that is one NATS subject token and a valid stream name.
 pub fn check_engine_id(id: &str) -> Result<()> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        bail!("--engine-id {id:?}: on the bus an engine's name must be 1-64 letters, digits, '-' or '_'");
-    }
-    Ok(())
+    crate::protocol::bus::check_engine_id(id).map_err(|e| anyhow::anyhow!("--engine-id: {e}"))
 }
 
 /// A key-value bucket, created if absent. Its stream is created here, the
@@ -198,12 +168,11 @@ pub async fn start(
             names.stream()
         )
     })?;
-    let keyframes = open_bucket(&js, KEYFRAMES, Duration::ZERO, 8 << 20).await?;
+    open_bucket(&js, KEYFRAMES, Duration::ZERO, 8 << 20).await?;
     let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(publisher::run(
         js.clone(),
-        keyframes,
         names.clone(),
         engine.clone(),
         acked.clone(),

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use async_nats::jetstream::kv::Store;
-use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use super::{BusOptions, Names, PRESENCE};
@@ -17,19 +16,9 @@ use crate::engine::runner::EngineHandle;
 
 const EVERY: Duration = Duration::from_secs(1);
 /// A record this old means its engine is gone.
-pub const STALE: Duration = Duration::from_secs(5);
+pub const STALE: Duration = Duration::from_millis(crate::protocol::bus::PRESENCE_STALE_MS);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PresenceRecord {
-    pub engine_id: String,
-    pub instance_id: String,
-    pub market: String,
-    /// Simulated time of the engine's last event (ns since midnight).
-    pub ts: u64,
-    pub last_seq: u64,
-    /// Wall clock of this record, ms since the Unix epoch.
-    pub wall_ms: u64,
-}
+pub use crate::protocol::bus::PresenceRecord;
 
 fn wall_ms() -> u64 {
     SystemTime::now()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishAckFuture;
-use async_nats::jetstream::kv::Store;
 use async_nats::jetstream::Context;
 use tracing::{info, warn};
 
@@ -33,13 +32,7 @@ pub fn kind_of(frame: &str) -> &str {
         .unwrap_or("unknown")
 }
 
-pub async fn run(
-    js: Context,
-    keyframes: Store,
-    names: Names,
-    engine: EngineHandle,
-    acked: Arc<AtomicU64>,
-) {
+pub async fn run(js: Context, names: Names, engine: EngineHandle, acked: Arc<AtomicU64>) {
     let instance = engine.shared.instance_id.clone();
     let mut published = engine.shared.published.subscribe();
     let mut cursor = 1u64;
@@ -64,7 +57,7 @@ pub async fn run(
                 warn!(
                     "bus: events {cursor}..{seq} are no longer in the engine's log; keyframe at {seq} instead"
                 );
-                if put_keyframe(&keyframes, &names, &snapshot).await {
+                if put_keyframe(&js, &names, &instance, seq, &snapshot).await {
                     keyframe_seq = seq;
                     last_keyframe = Instant::now();
                 }
@@ -75,7 +68,7 @@ pub async fn run(
         if frames.is_empty() && pending.is_empty() {
             if last_keyframe.elapsed() >= KEYFRAME_EVERY && cursor > keyframe_seq + 1 {
                 if let Some((seq, snapshot)) = engine.snapshot().await {
-                    if put_keyframe(&keyframes, &names, &snapshot).await {
+                    if put_keyframe(&js, &names, &instance, seq, &snapshot).await {
                         keyframe_seq = seq;
                         last_keyframe = Instant::now();
                     }
@@ -121,7 +114,7 @@ pub async fn run(
         }
         if cursor > keyframe_seq + KEYFRAME_EVENTS || last_keyframe.elapsed() >= KEYFRAME_EVERY {
             if let Some((seq, snapshot)) = engine.snapshot().await {
-                if put_keyframe(&keyframes, &names, &snapshot).await {
+                if put_keyframe(&js, &names, &instance, seq, &snapshot).await {
                     keyframe_seq = seq;
                     last_keyframe = Instant::now();
                 }
@@ -139,8 +132,8 @@ async fn publish(
 ) -> Result<PublishAckFuture, String> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", format!("{instance}:{seq}").as_str());
-    headers.insert("Vigil-Instance", instance);
-    headers.insert("Vigil-Seq", seq.to_string().as_str());
+    headers.insert(crate::protocol::bus::HEADER_INSTANCE, instance);
+    headers.insert(crate::protocol::bus::HEADER_SEQ, seq.to_string().as_str());
     js.publish_with_headers(
         names.event(kind_of(frame)),
         headers,
@@ -150,15 +143,33 @@ async fn publish(
     .map_err(|e| e.to_string())
 }
 
-async fn put_keyframe(kv: &Store, names: &Names, snapshot: &Arc<str>) -> bool {
-    match kv
-        .put(
-            &names.engine,
+/// The keyframe is the bucket's value under the engine's name, written as a
+/// plain message on the bucket's subject so it can carry the run and seq it
+/// belongs to (KV readers see the value; a console also reads the headers to
+/// know which run the keyframe is of).
+async fn put_keyframe(
+    js: &Context,
+    names: &Names,
+    instance: &str,
+    seq: u64,
+    snapshot: &Arc<str>,
+) -> bool {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(crate::protocol::bus::HEADER_INSTANCE, instance);
+    headers.insert(crate::protocol::bus::HEADER_SEQ, seq.to_string().as_str());
+    let sent = js
+        .publish_with_headers(
+            names.keyframe_subject(),
+            headers,
             bytes::Bytes::copy_from_slice(snapshot.as_bytes()),
         )
-        .await
-    {
-        Ok(_) => true,
+        .await;
+    let acked = match sent {
+        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match acked {
+        Ok(()) => true,
         Err(e) => {
             info!("bus: keyframe not written ({e})");
             false
