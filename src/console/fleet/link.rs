@@ -590,7 +590,8 @@ impl LaneTask {
                                 saved.seq + 1
                             )
                         };
-                        self.start_from_keyframe(&stream, &instance, Some(why)).await?
+                        self.start_from_keyframe(&stream, &instance, Some(why))
+                            .await?
                     }
                 }
             }
