@@ -23,6 +23,9 @@ enum Commands {
     Console(vigil::console::cli::ConsoleArgs),
     /// Run the execution engine on the market simulator and serve clients over WebSocket.
     Engine(vigil::engine::cli::EngineArgs),
+    /// Feed handlers on a NATS bus: publish a recorded capture's market data.
+    #[command(subcommand)]
+    Feed(vigil::engine::feed_bus::cli::FeedCommand),
     /// Measure simulator throughput, event encoding and command round trips.
     Bench,
     /// Replay a recorded session in the console, read-only, with timeline controls.
@@ -81,7 +84,10 @@ fn one_line(message: &str) -> String {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     // The console owns the terminal: only headless commands log to stderr.
-    if matches!(cli.command, Commands::Engine(_) | Commands::Bench) {
+    if matches!(
+        cli.command,
+        Commands::Engine(_) | Commands::Bench | Commands::Feed(_)
+    ) {
         tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
@@ -96,6 +102,7 @@ fn run() -> Result<()> {
         Commands::Console(args) => rt.block_on(vigil::console::cli::run(args)),
         Commands::Engine(args) => rt.block_on(vigil::engine::cli::run(args)),
         Commands::Bench => rt.block_on(vigil::bench::run_all()),
+        Commands::Feed(cmd) => rt.block_on(vigil::engine::feed_bus::cli::run(cmd)),
         Commands::Replay(args) => vigil::replay::cli::replay(args),
         Commands::Record(args) => vigil::replay::cli::record(args),
         Commands::Report(args) => vigil::report::cli::run(args),

@@ -1,5 +1,6 @@
 //! One console over many engines on a real NATS bus: three engines on one
-//! nats-server (started here on a free port with its own store), a trader's
+//! nats-server (two simulations, one trading a capture `feed_bus::publish`
+//! put on the bus) (started here on a free port with its own store), a trader's
 //! and a viewer's console joined to all of them — the console runtime
 //! without a terminal (the real bus link, `App::update`, effects carried out
 //! as `console::run` does, `view` on ratatui's TestBackend).
@@ -32,6 +33,15 @@ use vigil::console::view::view;
 use vigil::engine::bus::{self, BusOptions, RunningBus};
 use vigil::engine::serve::RunningEngine;
 use vigil::protocol::*;
+
+fn capture() -> std::path::PathBuf {
+    let dir = std::env::var_os("VIGIL_MARKET_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/market")
+        });
+    dir.join("binance_spot_btcusdt_20240808.jsonl.gz")
+}
 
 /// Generous: CI runs debug builds on two cores.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -169,11 +179,43 @@ async fn one_console_supervises_three_engines_on_the_bus() {
     let dir = tempdir("console");
     let mut server = NatsServer::start(free_port(), &dir.join("js"));
     let url = server.url();
-    // Three engines, two of them on the same scenario (the same order ids
-    // and symbols), at a pace that lets the day end within the test.
+    // Three engines: two simulations of the same scenario (the same order
+    // ids and symbols), at a pace that lets the day end within the test, and
+    // one trading the BTCUSDT capture that a feed handler publishes on the
+    // bus (its six recorded minutes at 20×).
     let a = start_engine("default", 11, 1500.0, None).await;
     let b = start_engine("default", 12, 1500.0, None).await;
-    let c = start_engine("calm", 13, 1500.0, None).await;
+    vigil::engine::feed_bus::publish(vigil::engine::feed_bus::PublishOptions {
+        url: url.clone(),
+        capture: capture(),
+        speed: None,
+    })
+    .await
+    .unwrap();
+    let (header, feed) = vigil::engine::feed_bus::open(&url, "BTCUSDT", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let setup = tokio::task::spawn_blocking(move || {
+        vigil::engine::capture_session::prepare_source(
+            Box::new(feed),
+            header.profile,
+            "nats:BTCUSDT",
+            None,
+            13,
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let scenario = setup.scenario.clone();
+    let c = serve_prepared(
+        setup
+            .engine(&vigil::engine::EngineOptions::default())
+            .unwrap(),
+        scenario,
+        20.0,
+    )
+    .await;
     let engines = [("eng-a", &a), ("eng-b", &b), ("eng-c", &c)];
     let mut buses = Vec::new();
     for (name, e) in engines {
@@ -188,7 +230,7 @@ async fn one_console_supervises_three_engines_on_the_bus() {
             && app.fleet.iter().all(|e| e.link == LaneLink::Live)
             && order(app, "eng-a/P-1").is_some()
             && order(app, "eng-b/P-1").is_some()
-            && order(app, "eng-c/P-1").is_some()
+            && order(app, "eng-c/TWAP-BUY").is_some()
     };
     trader.until("three engines live", all_live).await;
     viewer.until("three engines live", all_live).await;
@@ -282,7 +324,7 @@ async fn one_console_supervises_three_engines_on_the_bus() {
 
     // The kill switch asks which scope; on the selected order's engine only,
     // eng-c halts and the others trade on.
-    trader.select("eng-c/P-1");
+    trader.select("eng-c/TWAP-BUY");
     trader.press('K');
     let screen = trader.screen();
     assert!(screen.contains("Halt engine eng-c only?"), "{screen}");

@@ -98,10 +98,21 @@ pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<Cap
     // the engine's source starts fresh.
     let p = profile(open_capture(path, HandlerOptions::default())?);
     let source = open_capture(path, HandlerOptions::default())?;
+    prepare_source(source, p, &path.display().to_string(), scenario, seed)
+}
+
+/// Prepare a session over any feed of one capture (a file, or the bus)
+/// whose whole `profile` is known; `label` names it in messages.
+pub fn prepare_source(
+    source: Box<dyn FeedSource>,
+    p: CaptureProfile,
+    label: &str,
+    scenario: Option<Scenario>,
+    seed: u64,
+) -> Result<CaptureSetup> {
     if p.trades == 0 || p.first_mid_ticks <= 0.0 {
         bail!(
-            "{}: no usable quotes or trades in the capture ({})",
-            path.display(),
+            "{label}: no usable quotes or trades in the capture ({})",
             p.stats
         );
     }
@@ -132,7 +143,7 @@ pub fn prepare(path: &Path, scenario: Option<Scenario>, seed: u64) -> Result<Cap
         }
         None => Scenario {
             name: format!("replay-{}", symbol.to_ascii_lowercase()),
-            description: format!("replay of {}", path.display()),
+            description: format!("replay of {label}"),
             seed,
             open: String::new(),
             close: String::new(),

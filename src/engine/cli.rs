@@ -35,8 +35,9 @@ pub struct EngineArgs {
     pub listen: String,
     #[command(flatten)]
     pub session: MarketArgs,
-    /// Market to trade on: `sim` (the simulator) or `replay:FILE` (a recorded exchange
-    /// capture, replayed).
+    /// Market to trade on: `sim` (the simulator), `replay:FILE` (a recorded exchange
+    /// capture, replayed) or `nats:SYMBOL` (market data `vigil feed publish` puts on the
+    /// bus given by --nats).
     #[arg(long, default_value = "sim")]
     pub market: String,
     /// Simulated seconds per wall second; 1e6 or more runs as fast as possible.
@@ -193,11 +194,20 @@ pub async fn run(args: EngineArgs) -> Result<()> {
         .as_deref()
         .map(|s| Scenario::load_seeded(s, args.session.seed))
         .transpose()?;
+    let mut bus_feed = None;
     let replay = match args.market.as_str() {
         "sim" => None,
-        m => match m.strip_prefix("replay:") {
-            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
-            _ => bail!("--market must be sim or replay:FILE, got {m}"),
+        m => match (m.strip_prefix("replay:"), m.strip_prefix("nats:")) {
+            (Some(path), _) if !path.is_empty() => Some(PathBuf::from(path)),
+            (_, Some(symbol)) if !symbol.is_empty() => {
+                let Some(url) = &args.nats else {
+                    bail!("--market nats:{symbol} reads market data from a bus: give --nats URL");
+                };
+                super::feed_bus::check_symbol(symbol)?;
+                bus_feed = Some((url.clone(), symbol.to_string()));
+                None
+            }
+            _ => bail!("--market must be sim, replay:FILE or nats:SYMBOL, got {m}"),
         },
     };
     let mut tokens = Tokens::default();
@@ -271,6 +281,40 @@ pub async fn run(args: EngineArgs) -> Result<()> {
         let running =
             serve::start_recovered(recovered, options(scenario, tokens, tls, None)).await?;
         return serve_until_stopped(running, fix, bus(market)).await;
+    }
+    if let Some((url, symbol)) = bus_feed {
+        if recover_from.is_some() {
+            bail!("an engine on a bus feed cannot be recovered from its journal (the feed is not kept with it): start it with --fresh");
+        }
+        let (header, source) =
+            super::feed_bus::open(&url, &symbol, std::time::Duration::from_secs(10)).await?;
+        println!(
+            "trading on {} from the bus ({}, published from {}): {}",
+            header.symbol, header.venue, header.source, header.profile.stats
+        );
+        let profile = header.profile.clone();
+        let label = format!("nats:{symbol}");
+        let seed_or_one = seed.unwrap_or(1);
+        // The first event is read while the session is set up: off the
+        // runtime's threads, the feed's reader runs on them.
+        let setup = tokio::task::spawn_blocking(move || {
+            super::capture_session::prepare_source(
+                Box::new(source),
+                profile,
+                &label,
+                scenario,
+                seed_or_one,
+            )
+        })
+        .await??;
+        let scenario = setup.scenario.clone();
+        let engine = setup.engine(&super::EngineOptions {
+            engine_id: args.engine_id.clone(),
+            seed,
+            ..Default::default()
+        })?;
+        let running = serve::start_engine(engine, options(scenario, tokens, tls, None)).await?;
+        return serve_until_stopped(running, fix, bus(format!("nats:{symbol}"))).await;
     }
     let market = match &replay {
         Some(path) => format!("replay:{}", path.display()),

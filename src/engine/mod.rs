@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod family;
 pub mod features;
 pub mod feed;
+pub mod feed_bus;
 pub mod fix_gateway;
 pub mod hub;
 pub mod journal;

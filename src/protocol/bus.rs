@@ -51,6 +51,35 @@ impl Names {
     }
 }
 
+/// The KV bucket of market-data feed headers, one per symbol.
+pub const FEEDS: &str = "vigil_feeds";
+/// Header on every market-data message: the publication it belongs to.
+pub const HEADER_FEED_RUN: &str = "Vigil-Feed-Run";
+
+/// Names of one symbol's market data on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedNames {
+    pub symbol: String,
+}
+
+impl FeedNames {
+    pub fn new(symbol: impl Into<String>) -> Self {
+        FeedNames {
+            symbol: symbol.into(),
+        }
+    }
+    pub fn stream(&self) -> String {
+        format!("VIGIL_MD_{}", self.symbol.replace('-', "_"))
+    }
+    pub fn subjects(&self) -> String {
+        format!("vigil.md.{}.>", self.symbol)
+    }
+    /// `book`, `top`, `trade` or `end`.
+    pub fn subject(&self, kind: &str) -> String {
+        format!("vigil.md.{}.{kind}", self.symbol)
+    }
+}
+
 /// An engine name that is one NATS subject token and a valid stream name.
 pub fn check_engine_id(id: &str) -> Result<(), String> {
     if id.is_empty()

@@ -16,29 +16,48 @@ use vigil::protocol::*;
 pub const TRADER: &str = "trader-token";
 pub const VIEWER: &str = "viewer-token";
 
+fn test_tokens() -> Tokens {
+    let mut tokens = Tokens::default();
+    tokens.add(TRADER, "alice", Role::Trader).unwrap();
+    tokens.add(VIEWER, "bob", Role::Viewer).unwrap();
+    tokens
+}
+
+fn test_options(scenario: Scenario, seed: Option<u64>, speed: f64) -> ServeOptions {
+    ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        scenario,
+        seed,
+        speed,
+        record: None,
+        tokens: test_tokens(),
+        engine_id: "test-engine".into(),
+        tls: None,
+        journal_sync: Default::default(),
+        capture: None,
+    }
+}
+
 pub async fn start_engine(
     scenario: &str,
     seed: u64,
     speed: f64,
     record: Option<std::path::PathBuf>,
 ) -> RunningEngine {
-    let mut tokens = Tokens::default();
-    tokens.add(TRADER, "alice", Role::Trader).unwrap();
-    tokens.add(VIEWER, "bob", Role::Viewer).unwrap();
-    serve::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        scenario: Scenario::load(scenario).unwrap(),
-        seed: Some(seed),
-        speed,
-        record,
-        tokens,
-        engine_id: "test-engine".into(),
-        tls: None,
-        journal_sync: Default::default(),
-        capture: None,
-    })
-    .await
-    .unwrap()
+    let mut opts = test_options(Scenario::load(scenario).unwrap(), Some(seed), speed);
+    opts.record = record;
+    serve::start(opts).await.unwrap()
+}
+
+/// Serve an engine that is already set up (a captured market, say).
+pub async fn serve_prepared(
+    engine: vigil::engine::Engine,
+    scenario: Scenario,
+    speed: f64,
+) -> RunningEngine {
+    serve::start_engine(engine, test_options(scenario, None, speed))
+        .await
+        .unwrap()
 }
 
 pub struct Client {

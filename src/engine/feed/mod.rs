@@ -17,6 +17,7 @@ pub mod decimal;
 mod decoded;
 pub mod l2;
 pub mod profile;
+pub mod wire;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -236,7 +237,7 @@ impl DataIssue {
 
 /// Counters of one feed: traffic, data issues and the agreement of the
 /// rebuilt book with the venue's top-of-book stream.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeedStats {
     /// Source lines read (messages, good or bad).
     pub lines: u64,
@@ -264,6 +265,16 @@ impl FeedStats {
     pub fn count(&mut self, i: DataIssue, n: u64) {
         self.issues[i.index()] += n;
         self.issues_total += n;
+    }
+    /// Every issue counter, in `DataIssue::ALL` order.
+    pub fn issue_counts(&self) -> [u64; 7] {
+        self.issues
+    }
+    /// Take over another reader's counters (a feed read off the bus reports
+    /// the issues its publisher's handler found, at the same points).
+    pub fn set_issue_counts(&mut self, counts: [u64; 7]) {
+        self.issues = counts;
+        self.issues_total = counts.iter().sum();
     }
     /// Share of checked top-of-book messages whose prices the rebuilt book matched.
     pub fn price_agreement(&self) -> f64 {

@@ -10,7 +10,7 @@ pub const DAY_NS: u64 = 86_400_000_000_000;
 
 /// What a capture looks like as a whole: used to size default orders and to
 /// describe the instrument to the engine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CaptureProfile {
     pub first_recv_ns: u64,
     pub last_recv_ns: u64,
