@@ -233,6 +233,82 @@ async fn command_round_trip(url: &str, commands: usize) -> Result<Vec<Duration>>
     Ok(latencies)
 }
 
+/// One engine flat out through a whole default day; `consoles` bus
+/// consoles (the console's own link, `console::fleet`, each into its own
+/// reducer) following it. Returns (the engine's day in seconds, its events,
+/// each console's lag behind the engine's end).
+async fn fan_out(url: &str, consoles: usize, run: usize) -> Result<(f64, u64, Vec<Duration>)> {
+    use crate::console::client::{ClientControl, NetEvent};
+    use crate::console::fleet::{spawn_fleet, Engines, FleetConfig};
+    let id = format!("fan-{consoles}-{run}");
+    let e = engine(&id, 1e7, 50).await?;
+    let b = bus::start(
+        BusOptions::new(url, &id, "default"),
+        e.handle.clone(),
+        e.access.clone(),
+    )
+    .await?;
+    let mut followers = Vec::new();
+    for _ in 0..consoles {
+        let (net_tx, mut net_rx) = tokio::sync::mpsc::channel(65_536);
+        let (ctl_tx, ctl_rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = spawn_fleet(
+            FleetConfig {
+                url: url.into(),
+                token: TOKEN.into(),
+                engines: Engines::One(id.clone()),
+                resume_file: None,
+            },
+            net_tx,
+            ctl_rx,
+        );
+        followers.push((
+            tokio::spawn(async move {
+                let mut state = ConsoleState::new();
+                while let Some(ev) = net_rx.recv().await {
+                    if let NetEvent::Message { msg, .. } = ev {
+                        state.apply(&msg);
+                        if state.view.state == EngineState::Ended {
+                            return Some(Instant::now());
+                        }
+                    }
+                }
+                None
+            }),
+            ctl_tx,
+            link,
+        ));
+    }
+    // The engine's day: from now until its session has ended.
+    let start = Instant::now();
+    let ended_at = loop {
+        let (_, snap) = e.handle.snapshot().await.context("the engine stopped")?;
+        if snap.contains("\"state\":\"ended\"") {
+            break Instant::now();
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(300),
+            "the day did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let events = *e.handle.shared.published.borrow();
+    let mut lags = Vec::new();
+    for (follower, ctl, link) in followers {
+        let done = tokio::time::timeout(Duration::from_secs(120), follower)
+            .await
+            .context("a console did not catch up")??;
+        let done = done.context("a console's link ended early")?;
+        lags.push(done.saturating_duration_since(ended_at));
+        let _ = ctl.send(ClientControl::Shutdown);
+        let _ = link.await;
+    }
+    b.stop();
+    e.handle.shutdown();
+    lags.sort();
+    Ok(((ended_at - start).as_secs_f64(), events, lags))
+}
+
 pub async fn run() -> Result<()> {
     let Some((_server, url)) = start_server()? else {
         println!("bus: skipped (no nats-server on the PATH; apt-get install nats-server)");
@@ -251,6 +327,22 @@ pub async fn run() -> Result<()> {
         "websocket, 3 engines:         {:>10.3} M events/s ({n} events)",
         rate / 1e6
     );
+    for (run, consoles) in [0usize, 20, 0, 20].into_iter().enumerate() {
+        let (secs, events, lags) = fan_out(&url, consoles, run).await?;
+        let lag = if lags.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; consoles behind the engine's end: p50 {:.0} ms, max {:.0} ms",
+                ms(percentile(&lags, 0.5)),
+                ms(*lags.last().expect("not empty"))
+            )
+        };
+        println!(
+            "fan-out, 1 engine, {consoles:>2} consoles: engine {:.3} M events/s ({events} events in {secs:.2} s){lag}",
+            events as f64 / secs / 1e6
+        );
+    }
     let lat = command_round_trip(&url, 1000).await?;
     println!(
         "command → ack over the bus:   p50 {:.3} ms, p99 {:.3} ms over {} commands",

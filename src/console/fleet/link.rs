@@ -39,6 +39,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 const LANE_RETRY: Duration = Duration::from_secs(1);
 /// The saved state is rewritten this often (and on quit).
 const SAVE_EVERY: Duration = Duration::from_secs(2);
+/// Lane messages waiting for the central task.
+const LANE_QUEUE: usize = 4096;
 
 /// Which engines a console over the bus follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +179,9 @@ async fn run(
     );
 
     let mut fleet = Fleet::new();
-    let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<(String, LaneMsg)>();
+    // Bounded: a console that falls behind stops its lanes pulling from the
+    // stream (JetStream holds the rest), instead of queueing without end.
+    let (lane_tx, mut lane_rx) = mpsc::channel::<(String, LaneMsg)>(LANE_QUEUE);
     let (answer_tx, mut answer_rx) = mpsc::unbounded_channel::<Answer>();
     let mut lanes: HashMap<String, mpsc::UnboundedSender<LaneCmd>> = HashMap::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
@@ -465,7 +469,7 @@ struct LaneTask {
     client: async_nats::Client,
     js: async_nats::jetstream::Context,
     saved: Option<SavedLane>,
-    out: mpsc::UnboundedSender<(String, LaneMsg)>,
+    out: mpsc::Sender<(String, LaneMsg)>,
 }
 
 /// Where a lane reads from next.
@@ -479,8 +483,8 @@ enum ReadFrom {
 }
 
 impl LaneTask {
-    fn say(&self, msg: LaneMsg) -> bool {
-        self.out.send((self.engine.clone(), msg)).is_ok()
+    async fn say(&self, msg: LaneMsg) -> bool {
+        self.out.send((self.engine.clone(), msg)).await.is_ok()
     }
 
     async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<LaneCmd>) {
@@ -492,7 +496,7 @@ impl LaneTask {
             match self.attempt(from.clone(), &mut cmds).await {
                 Ok(next) => from = next,
                 Err(e) => {
-                    if !self.say(LaneMsg::Trouble(format!("{e:#}"))) {
+                    if !self.say(LaneMsg::Trouble(format!("{e:#}"))).await {
                         return;
                     }
                     tokio::time::sleep(LANE_RETRY).await;
@@ -538,7 +542,7 @@ impl LaneTask {
     ) -> Result<ReadFrom> {
         let welcome = self.hello().await?;
         let instance = welcome.instance_id.clone();
-        if !self.say(LaneMsg::Welcome(welcome)) {
+        if !self.say(LaneMsg::Welcome(welcome)).await {
             bail!("the console has gone");
         }
         let names = Names::new(&self.engine);
@@ -568,7 +572,8 @@ impl LaneTask {
                             instance: instance.clone(),
                             view: Box::new(saved.view.clone()),
                             note: resumed,
-                        });
+                        })
+                        .await;
                         at
                     }
                     // Nothing of this run past the saved seq: it is the latest.
@@ -578,7 +583,8 @@ impl LaneTask {
                             instance: instance.clone(),
                             view: Box::new(saved.view.clone()),
                             note: resumed,
-                        });
+                        })
+                        .await;
                         head
                     }
                     _ => {
@@ -633,7 +639,8 @@ impl LaneTask {
                 instance: instance.to_string(),
                 view,
                 note: format!("from the keyframe at seq {seq}{why}"),
-            });
+            })
+            .await;
             return Ok(start);
         }
         // No keyframe of this run yet: its first event, if the stream has it.
@@ -674,7 +681,7 @@ impl LaneTask {
                     let msg = match msg {
                         Some(Ok(m)) => m,
                         Some(Err(e)) => {
-                            self.say(LaneMsg::Trouble(format!("reading the stream: {e}")));
+                            self.say(LaneMsg::Trouble(format!("reading the stream: {e}"))).await;
                             tokio::time::sleep(LANE_RETRY).await;
                             return Ok(ReadFrom::StreamSeq(next));
                         }
@@ -693,7 +700,7 @@ impl LaneTask {
                     // Something other than an event frame on the stream is
                     // not ours to show; the lane's seq check catches a loss.
                     let Ok(ServerMessage::Event(env)) = decode_server(text) else { continue };
-                    if !self.say(LaneMsg::Event { instance: run, env: Box::new(env) }) {
+                    if !self.say(LaneMsg::Event { instance: run, env: Box::new(env) }).await {
                         bail!("the console has gone");
                     }
                 }
