@@ -55,7 +55,13 @@ struct BusConsole {
 
 impl BusConsole {
     fn join(url: &str, token: &str, resume_file: Option<&Path>) -> BusConsole {
-        let (net_tx, net) = mpsc::channel(65_536);
+        Self::join_with(url, token, resume_file, 65_536)
+    }
+
+    /// With `queue` messages between the link and the app (as `console::run`
+    /// has 65,536).
+    fn join_with(url: &str, token: &str, resume_file: Option<&Path>, queue: usize) -> BusConsole {
+        let (net_tx, net) = mpsc::channel(queue);
         let (control, ctl_rx) = mpsc::unbounded_channel();
         let task = spawn_fleet(
             FleetConfig {
@@ -418,5 +424,48 @@ async fn one_console_supervises_three_engines_on_the_bus() {
     for bus in &buses {
         bus.stop();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A console that stops reading holds nothing up: the engine runs its whole
+/// day flat out and the server has every event, while the console's link
+/// waits; when the console reads again it catches up from the stream, gap-free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_stops_reading_does_not_slow_the_engine() {
+    let dir = tempdir("stalled-console");
+    let server = NatsServer::start(free_port(), &dir.join("js"));
+    let url = server.url();
+    let e = start_engine("default", 21, 1e7, None).await;
+    let bus = on_bus(&url, "eng-s", &e).await;
+    // Sixteen messages of room, and nobody reading them.
+    let mut stalled = BusConsole::join_with(&url, TRADER, None, 16);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while engine_view(&e).await.state != EngineState::Ended {
+        assert!(
+            Instant::now() < deadline,
+            "the engine's day did not end with a stalled console attached"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = *e.handle.shared.published.borrow();
+    assert!(
+        bus.drain(last, Duration::from_secs(60)).await,
+        "the engine's events did not all reach the server"
+    );
+    assert!(last > 10_000, "a whole day is many events ({last})");
+    // Now it reads: every event, from the stream, into the same picture.
+    stalled
+        .until("the stalled console caught up", |app| {
+            app.fleet.iter().any(|s| s.engine == "eng-s" && s.seq >= last)
+        })
+        .await;
+    let view = engine_view(&e).await;
+    for o in &view.orders {
+        let shown = order(&stalled.app, &format!("eng-s/{}", o.info.order_id)).unwrap();
+        assert_eq!((shown.fills, shown.decisions), (o.fills, o.decisions));
+        assert_eq!(shown.progress, o.progress);
+    }
+    stalled.quit().await;
+    bus.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
