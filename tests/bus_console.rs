@@ -456,7 +456,9 @@ async fn a_console_that_stops_reading_does_not_slow_the_engine() {
     // Now it reads: every event, from the stream, into the same picture.
     stalled
         .until("the stalled console caught up", |app| {
-            app.fleet.iter().any(|s| s.engine == "eng-s" && s.seq >= last)
+            app.fleet
+                .iter()
+                .any(|s| s.engine == "eng-s" && s.seq >= last)
         })
         .await;
     let view = engine_view(&e).await;
