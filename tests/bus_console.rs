@@ -253,6 +253,8 @@ async fn one_console_supervises_three_engines_on_the_bus() {
     let screen = trader.screen();
     assert!(screen.contains("ENGINE"), "{screen}");
     assert!(screen.contains("bus: 3/3 engines live"), "{screen}");
+    // Engines joining one by one is the picture growing, not a resync.
+    assert!(!screen.contains("resynchronised"), "{screen}");
     for name in ["eng-a", "eng-b", "eng-c"] {
         assert!(
             screen.contains(&format!("engine {name}")),

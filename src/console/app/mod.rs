@@ -477,7 +477,10 @@ impl App {
                     Outcome::Welcome { resume, run } => {
                         let reattach = std::mem::replace(&mut self.welcomed, true);
                         self.link.link = Link::Live;
-                        self.resync_pending = reattach && resume == ResumeMode::Snapshot;
+                        // On a bus every engine that joins says welcome again:
+                        // that is the picture growing, not a resync.
+                        let on_bus = self.live.instance_id == "bus";
+                        self.resync_pending = reattach && resume == ResumeMode::Snapshot && !on_bus;
                         match run {
                             RunChange::Same => {}
                             RunChange::Recovered(r) => {
@@ -507,6 +510,7 @@ impl App {
                         self.link.note = match (reattach, resume) {
                             // A first attach is just that; its snapshot is no resync.
                             (false, _) => Some(("connected".into(), now)),
+                            (true, _) if on_bus => Some(("engine joined".into(), now)),
                             (true, ResumeMode::Events) => Some(("resumed".into(), now)),
                             // The snapshot that follows sets the note.
                             (true, ResumeMode::Snapshot) => None,
