@@ -24,7 +24,7 @@ use ratatui::Terminal;
 use support::nats::*;
 use support::*;
 use tokio::sync::mpsc;
-use vigil::console::app::{App, Effect, Msg};
+use vigil::console::app::{App, Effect, Msg, StatusKind};
 use vigil::console::client::{ClientControl, NetEvent};
 use vigil::console::fleet::{spawn_fleet, Engines, FleetConfig, LaneLink};
 use vigil::console::keymap::Keymap;
@@ -141,15 +141,7 @@ impl BusConsole {
     fn screen(&self) -> String {
         let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
         term.draw(|f| view(&self.app, f)).unwrap();
-        let buf = term.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        buffer_text(term.backend().buffer())
     }
 
     async fn quit(self) {
@@ -289,6 +281,11 @@ async fn one_console_supervises_three_engines_on_the_bus() {
     // by the engine's guard, with the reason.
     viewer.select("eng-a/P-1");
     viewer.press('p');
+    assert!(
+        matches!(&viewer.app.status, Some((text, StatusKind::Error)) if text.starts_with("read-only")),
+        "{:?}",
+        viewer.app.status
+    );
     let _ = viewer
         .control
         .send(ClientControl::Send(ClientMessage::Command {

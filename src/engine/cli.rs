@@ -307,12 +307,7 @@ pub async fn run(args: EngineArgs) -> Result<()> {
             )
         })
         .await??;
-        let scenario = setup.scenario.clone();
-        let engine = setup.engine(&super::EngineOptions {
-            engine_id: args.engine_id.clone(),
-            seed,
-            ..Default::default()
-        })?;
+        let (engine, scenario) = capture_engine(setup, &args.engine_id, seed)?;
         let running = serve::start_engine(engine, options(scenario, tokens, tls, None)).await?;
         return serve_until_stopped(running, fix, bus(format!("nats:{symbol}"))).await;
     }
@@ -343,17 +338,27 @@ pub async fn run(args: EngineArgs) -> Result<()> {
                 setup.profile.duration_s(),
                 setup.profile.stats
             );
-            let scenario = setup.scenario.clone();
-            let engine = setup.engine(&super::EngineOptions {
-                engine_id: args.engine_id.clone(),
-                seed,
-                ..Default::default()
-            })?;
+            let (engine, scenario) = capture_engine(setup, &args.engine_id, seed)?;
             let capture = std::path::absolute(&path).ok();
             serve::start_engine(engine, options(scenario, tokens, tls, capture)).await?
         }
     };
     serve_until_stopped(running, fix, bus(market)).await
+}
+
+/// The engine of a captured market (from a file or the bus), and its scenario.
+fn capture_engine(
+    setup: super::capture_session::CaptureSetup,
+    engine_id: &str,
+    seed: Option<u64>,
+) -> Result<(super::Engine, Scenario)> {
+    let scenario = setup.scenario.clone();
+    let engine = setup.engine(&super::EngineOptions {
+        engine_id: engine_id.to_string(),
+        seed,
+        ..Default::default()
+    })?;
+    Ok((engine, scenario))
 }
 
 /// Serve until the hub fails or Ctrl-C; on Ctrl-C the engine finishes its

@@ -156,6 +156,24 @@ impl Command {
         }
     }
 
+    /// The same, to rename it (a console over many engines names orders
+    /// `<engine>/<id>`).
+    pub fn order_id_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Pause { order_id }
+            | Command::Resume { order_id }
+            | Command::Cancel { order_id }
+            | Command::Retune { order_id, .. }
+            | Command::Override { order_id, .. }
+            | Command::ReleaseOverride { order_id } => Some(order_id),
+            Command::NewOrder { order } => order.id.as_mut(),
+            Command::KillSwitch { .. }
+            | Command::ResumeAll
+            | Command::KillModel { .. }
+            | Command::RestoreModel { .. } => None,
+        }
+    }
+
     /// Does the command change the state of the engine (as opposed to reading it)?
     /// Every command in protocol v1 does; the role check relies on this single place.
     pub fn is_mutating(&self) -> bool {

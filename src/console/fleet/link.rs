@@ -221,6 +221,8 @@ async fn run(
 
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last_save = Instant::now();
+    // Where every lane was at the last save: an idle bus is not rewritten.
+    let mut saved_at: Vec<(String, String, u64)> = Vec::new();
     let mut last_statuses = Vec::new();
     loop {
         tokio::select! {
@@ -296,7 +298,7 @@ async fn run(
                         fleet.set_link(engine, LaneLink::Trouble(format!("no presence for {} s: engine down?", age / 1000)));
                     } else if let Some(l) = fleet.lanes.get(engine) {
                         if matches!(&l.link, LaneLink::Trouble(w) if w.starts_with("no presence")) {
-                            fleet.set_link(engine, if l.started { LaneLink::Live } else { LaneLink::Joining });
+                            fleet.set_link(engine, if l.started() { LaneLink::Live } else { LaneLink::Joining });
                         }
                     }
                 }
@@ -309,28 +311,37 @@ async fn run(
                 }
                 if last_save.elapsed() >= SAVE_EVERY {
                     last_save = Instant::now();
-                    save(&config, &fleet);
+                    save(&config, &fleet, &mut saved_at);
                 }
             }
         }
     }
-    save(&config, &fleet);
+    save(&config, &fleet, &mut saved_at);
     for t in tasks {
         t.abort();
     }
     Ok(())
 }
 
-fn save(config: &FleetConfig, fleet: &Fleet) {
+fn save(config: &FleetConfig, fleet: &Fleet, saved_at: &mut Vec<(String, String, u64)>) {
     let Some(path) = &config.resume_file else {
         return;
     };
+    let now: Vec<(String, String, u64)> = fleet
+        .lanes
+        .iter()
+        .filter(|(_, l)| l.started())
+        .map(|(e, l)| (e.clone(), l.instance.clone(), l.view.seq))
+        .collect();
+    if now == *saved_at {
+        return;
+    }
     let state = SavedState {
         url: config.url.clone(),
         lanes: fleet
             .lanes
             .iter()
-            .filter(|(_, l)| l.started)
+            .filter(|(_, l)| l.started())
             .map(|(e, l)| {
                 (
                     e.clone(),
@@ -343,8 +354,9 @@ fn save(config: &FleetConfig, fleet: &Fleet) {
             })
             .collect(),
     };
-    if let Err(e) = state.save(path) {
-        tracing::warn!("console: could not save where it is on the bus: {e:#}");
+    match state.save(path) {
+        Ok(()) => *saved_at = now,
+        Err(e) => tracing::warn!("console: could not save where it is on the bus: {e:#}"),
     }
 }
 
@@ -554,46 +566,44 @@ impl LaneTask {
         let start = match from {
             ReadFrom::StreamSeq(s) => s,
             ReadFrom::Saved(saved) => {
-                let same_run = saved.instance == instance;
+                let SavedLane {
+                    instance: saved_run,
+                    seq: saved_seq,
+                    view,
+                } = *saved;
+                let same_run = saved_run == instance;
                 let at = if same_run {
-                    after(&stream, &instance, saved.seq).await?
+                    after(&stream, &instance, saved_seq).await?
                 } else {
                     None
                 };
-                let resumed = format!(
-                    "resumed from seq {} after the console's restart: nothing missed",
-                    saved.seq
-                );
-                match at {
+                let resume_at = match at {
                     // The event right after the saved one is still on the
                     // stream: the lane goes on exactly where it stopped.
-                    Some((at, seq)) if seq == saved.seq + 1 => {
+                    Some((at, seq)) if seq == saved_seq + 1 => Some(at),
+                    // Nothing of this run past the saved seq: it is the latest.
+                    None if same_run => Some(stream_head(&stream).await? + 1),
+                    _ => None,
+                };
+                match resume_at {
+                    Some(at) => {
                         self.say(LaneMsg::Start {
                             instance: instance.clone(),
-                            view: Box::new(saved.view.clone()),
-                            note: resumed,
+                            view: Box::new(view),
+                            note: format!(
+                                "resumed from seq {saved_seq} after the console's restart: nothing missed"
+                            ),
                         })
                         .await;
                         at
                     }
-                    // Nothing of this run past the saved seq: it is the latest.
-                    None if same_run => {
-                        let head = stream_head(&stream).await? + 1;
-                        self.say(LaneMsg::Start {
-                            instance: instance.clone(),
-                            view: Box::new(saved.view.clone()),
-                            note: resumed,
-                        })
-                        .await;
-                        head
-                    }
-                    _ => {
+                    None => {
                         let why = if !same_run {
                             "the engine began a new run while the console was away".to_string()
                         } else {
                             format!(
                                 "seq {} saved before the restart is no longer on the stream",
-                                saved.seq + 1
+                                saved_seq + 1
                             )
                         };
                         self.start_from_keyframe(&stream, &instance, Some(why))

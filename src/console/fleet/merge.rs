@@ -49,8 +49,6 @@ pub struct Lane {
     pub welcome: Option<Welcome>,
     pub link: LaneLink,
     pub note: Option<String>,
-    /// A view has been loaded (keyframe, saved state or the run's first event).
-    pub started: bool,
 }
 
 impl Lane {
@@ -61,8 +59,13 @@ impl Lane {
             welcome: None,
             link: LaneLink::Joining,
             note: None,
-            started: false,
         }
+    }
+
+    /// A view has been loaded (keyframe, saved state or the run's first
+    /// event): the lane knows which run it follows.
+    pub fn started(&self) -> bool {
+        !self.instance.is_empty()
     }
 }
 
@@ -169,19 +172,12 @@ impl Fleet {
         lane.view = view;
         lane.instance = instance.to_string();
         lane.note = Some(note);
-        lane.started = true;
         lane.link = LaneLink::Live;
         if self.welcomed {
             vec![self.snapshot()]
         } else {
             Vec::new()
         }
-    }
-
-    /// Where a lane is: (run, last seq applied), once started.
-    pub fn position(&self, engine: &str) -> Option<(String, u64)> {
-        let l = self.lanes.get(engine)?;
-        l.started.then(|| (l.instance.clone(), l.view.seq))
     }
 
     /// One event from an engine's stream, of run `instance`.
@@ -193,7 +189,7 @@ impl Fleet {
         if !instance.is_empty() && instance != lane.instance {
             if env.seq != 1 {
                 // Another run's event, not from its start: not ours to apply.
-                return if lane.started {
+                return if lane.started() {
                     LaneVerdict::Gap {
                         expected: lane.view.seq + 1,
                         got: env.seq,
@@ -203,10 +199,9 @@ impl Fleet {
                 };
             }
             // A fresh run of the engine: what the old one showed is gone.
-            replaced = lane.started;
+            replaced = lane.started();
             lane.view = SessionView::new();
             lane.instance = instance.to_string();
-            lane.started = true;
             lane.link = LaneLink::Live;
             lane.note = Some(if replaced {
                 "engine restarted — a new run, state reloaded".into()
@@ -214,7 +209,7 @@ impl Fleet {
                 "from the run's first event".into()
             });
         }
-        if !lane.started {
+        if !lane.started() {
             return LaneVerdict::Forward(Vec::new());
         }
         match lane.view.apply(env) {
@@ -257,7 +252,8 @@ impl Fleet {
 
     /// Halted if any engine is, else ended if all are, else running.
     fn worst_state(&self) -> (EngineState, Option<String>) {
-        let started: Vec<(&String, &Lane)> = self.lanes.iter().filter(|(_, l)| l.started).collect();
+        let started: Vec<(&String, &Lane)> =
+            self.lanes.iter().filter(|(_, l)| l.started()).collect();
         if let Some((e, l)) = started
             .iter()
             .find(|(_, l)| l.view.state == EngineState::Halted)
@@ -277,11 +273,11 @@ impl Fleet {
 
     /// The merged picture: every started lane's orders, markets and alerts
     /// under qualified names, the latest clock, the worst state.
-    pub fn snapshot(&mut self) -> ServerMessage {
+    pub fn snapshot(&self) -> ServerMessage {
         let mut merged = SessionView::new();
         merged.engine_id = "bus".into();
         let mut scenarios = Vec::new();
-        for (engine, lane) in self.lanes.iter().filter(|(_, l)| l.started) {
+        for (engine, lane) in self.lanes.iter().filter(|(_, l)| l.started()) {
             let mut v = lane.view.clone();
             qualify::view(engine, &mut v);
             merged.ts = merged.ts.max(v.ts);

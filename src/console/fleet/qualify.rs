@@ -44,21 +44,11 @@ pub fn event(engine: &str, ev: &mut Event) {
 
 /// Qualify the order ids a command names (for the audit lines a console shows).
 pub fn command(engine: &str, c: &mut Command) {
-    match c {
-        Command::Pause { order_id }
-        | Command::Resume { order_id }
-        | Command::Cancel { order_id }
-        | Command::Retune { order_id, .. }
-        | Command::Override { order_id, .. }
-        | Command::ReleaseOverride { order_id } => q(engine, order_id),
-        Command::NewOrder { order } => {
-            q_opt(engine, &mut order.id);
-            q(engine, &mut order.symbol);
-        }
-        Command::KillSwitch { .. }
-        | Command::ResumeAll
-        | Command::KillModel { .. }
-        | Command::RestoreModel { .. } => {}
+    if let Some(id) = c.order_id_mut() {
+        q(engine, id);
+    }
+    if let Command::NewOrder { order } = c {
+        q(engine, &mut order.symbol);
     }
 }
 
@@ -102,31 +92,16 @@ pub fn route(c: &Command) -> Result<Option<(String, Command)>, String> {
     };
     let engine = engine.to_string();
     let mut local = c.clone();
-    let strip = |id: &mut String| {
+    if let Some(id) = local.order_id_mut() {
         if let Some((_, rest)) = split_qualified(id) {
             *id = rest.to_string();
         }
-    };
-    match &mut local {
-        Command::Pause { order_id }
-        | Command::Resume { order_id }
-        | Command::Cancel { order_id }
-        | Command::Retune { order_id, .. }
-        | Command::Override { order_id, .. }
-        | Command::ReleaseOverride { order_id } => strip(order_id),
-        Command::NewOrder { order } => {
-            if let Some(id) = &mut order.id {
-                strip(id);
-            }
-            let prefix = format!("{engine}/");
-            if let Some(rest) = order.symbol.strip_prefix(&prefix) {
-                order.symbol = rest.to_string();
-            }
+    }
+    if let Command::NewOrder { order } = &mut local {
+        let prefix = format!("{engine}/");
+        if let Some(rest) = order.symbol.strip_prefix(&prefix) {
+            order.symbol = rest.to_string();
         }
-        Command::KillSwitch { .. }
-        | Command::ResumeAll
-        | Command::KillModel { .. }
-        | Command::RestoreModel { .. } => {}
     }
     Ok(Some((engine, local)))
 }
