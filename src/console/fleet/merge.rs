@@ -92,9 +92,10 @@ impl Fleet {
     }
 
     pub fn add(&mut self, engine: &str) {
-        self.lanes
-            .entry(engine.to_string())
-            .or_insert_with(Lane::new);
+        // Called for every event: no allocation once the lane exists.
+        if !self.lanes.contains_key(engine) {
+            self.lanes.insert(engine.to_string(), Lane::new());
+        }
     }
 
     pub fn statuses(&self) -> Vec<EngineStatus> {
